@@ -1,0 +1,1 @@
+"""Moodlog's recognition core: faces in, emotion probabilities out. Imports nothing from capture/ or dashboard/."""

@@ -1,0 +1,104 @@
+"""EmotionClassifier: the shipped (or any saved) model, with the one preprocessing shared by
+training, evaluation and inference."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.errors import ModelFileError
+from model.labels import EMOTIONS
+
+SIZE = 48
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "moodnet.keras"
+
+
+def to_model_input(faces) -> np.ndarray:
+    """Faces of any size, grey (H, W) or BGR (H, W, 3), -> `(N, 48, 48, 1) uint8`, as FER2013 frames them.
+
+    Down-scaling uses area averaging (as FER2013's own crops were made); up-scaling uses
+    bilinear interpolation. Scaling to [0, 1] happens inside the network.
+    """
+    batch = np.empty((len(faces), SIZE, SIZE, 1), np.uint8)
+    for i, face in enumerate(faces):
+        face = np.asarray(face)
+        if face.ndim == 3 and face.shape[2] == 1:
+            face = face[:, :, 0]
+        if face.ndim == 3:
+            face = cv2.cvtColor(face, cv2.COLOR_BGRA2GRAY if face.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+        if face.ndim != 2 or face.size == 0:
+            raise ValueError(f"face {i}: expected a grey or BGR image, got shape {face.shape}")
+        if face.dtype != np.uint8:
+            face = np.clip(face, 0, 255).astype(np.uint8)
+        if face.shape != (SIZE, SIZE):
+            shrink = face.shape[0] > SIZE or face.shape[1] > SIZE
+            face = cv2.resize(face, (SIZE, SIZE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        batch[i, :, :, 0] = face
+    return batch
+
+
+class EmotionClassifier:
+    """Loads a saved Keras model once; `predict(faces)` -> `(N, 7) float32`, rows sum to 1."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, flip_average: bool = True,
+                 batch_size: int = 256):
+        self.path = Path(path) if path is not None else DEFAULT_MODEL
+        self.flip_average = flip_average
+        self.batch_size = batch_size
+        self.model = load_model(self.path)
+        self._forward = _compiled_forward(self.model)
+
+    def predict(self, faces) -> np.ndarray:
+        """Probabilities of the seven emotions, in FER2013 label order, for each face.
+
+        With `flip_average` (the default), each face is also classified mirrored and the two
+        results averaged: faces are left-right symmetric in meaning, and the average is
+        measurably more accurate (see model/weights/REPORT.md).
+        """
+        if len(faces) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        batch = to_model_input(faces)
+        chunks = [self._probabilities(batch[i:i + self.batch_size])
+                  for i in range(0, len(batch), self.batch_size)]
+        return np.concatenate(chunks).astype(np.float32)
+
+    def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+        if not self.flip_average:
+            return self._forward(batch).numpy()
+        both = np.concatenate([batch, batch[:, :, ::-1]])
+        probabilities = self._forward(both).numpy()
+        averaged = (probabilities[:len(batch)] + probabilities[len(batch):]) / 2
+        return averaged / averaged.sum(axis=1, keepdims=True)
+
+
+def load_model(path: Path):
+    """Load a Keras model file, turning every way it can fail into ModelFileError."""
+    import keras
+
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {path}; train one with `python app.py train`")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a Keras model file (.keras)")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, KeyError, OSError, TypeError) as error:
+        raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from None
+    if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to 7 emotions, got "
+                             f"{model.input_shape} -> {model.output_shape}")
+    return model
+
+
+def _compiled_forward(model):
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def forward(batch):
+        return model(batch, training=False)
+
+    return forward

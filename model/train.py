@@ -1,0 +1,189 @@
+"""Training: data in, a saved model, its training log, plots and a markdown report out.
+
+The run is resumable: a checkpoint is written at the end of every epoch, so Ctrl+C (or a
+crash) loses at most the epoch in progress, and `--resume` carries on from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model import dataset
+from model.errors import DatasetError
+from model.labels import EMOTIONS
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; the CLI builds one, the report records it."""
+    data: str | None = None
+    out: str = str(Path(__file__).resolve().parent / "weights")
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    width: int = 16
+    seed: int = 1
+    extra: bool = False
+    extra_dir: str = str(Path(__file__).resolve().parent.parent / "extra-images")
+    filter_faces: bool = False
+    detector: str | None = None
+    resume: bool = False
+    threads: int = 0
+    limit: int = 0
+    quiet: bool = False
+    command: str = field(default_factory=lambda: " ".join(["python"] + sys.argv))
+
+
+def train(config: TrainConfig) -> Path:
+    """Run one training; returns the path of the saved model (the best epoch on validation)."""
+    out = Path(config.out)
+    checkpoint_dir = out / "checkpoint"
+    if config.resume and not checkpoint_dir.is_dir():
+        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
+    splits, report = prepare_data(config)
+    for line in report.lines():
+        print(line)
+    import keras
+    if config.threads:
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+    keras.utils.set_random_seed(config.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    if not config.resume:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    model = compile_model(config, steps_per_epoch=int(np.ceil(len(splits["train"]) / config.batch_size)))
+    started = time.time()
+    fit(model, splits, config, out)
+    minutes = (time.time() - started) / 60
+    model_path = out / "moodnet.keras"
+    write_report(out, model_path, splits, report, config, minutes)
+    return model_path
+
+
+def prepare_data(config: TrainConfig):
+    """Load FER2013, optionally drop faceless training images and add extra-images/."""
+    splits, report = dataset.load_fer2013(config.data)
+    if "train" not in splits or "validation" not in splits:
+        raise DatasetError("training needs a train split and a validation split (PublicTest)")
+    if config.limit:
+        splits = {name: _first(split, config.limit) for name, split in splits.items()}
+    if config.filter_faces:
+        from model.face_filter import keep_detectable
+        splits["train"] = keep_detectable(splits["train"], config.detector, report, quiet=config.quiet)
+    if config.extra:
+        from model.extra import load_extra_images
+        extra = load_extra_images(Path(config.extra_dir), config.detector, report)
+        splits["train"] = dataset.Split(np.concatenate([splits["train"].images, extra.images]),
+                                        np.concatenate([splits["train"].labels, extra.labels]))
+        report.kept["extra"] = extra.class_counts()
+    dataset.require_classes(splits["train"], "train")
+    report.kept["train (used)"] = splits["train"].class_counts()
+    return splits, report
+
+
+def _first(split, limit: int):
+    """A small class-balanced subset, for smoke runs: up to limit/7 images of each emotion."""
+    per_class = max(1, limit // len(EMOTIONS))
+    keep = np.concatenate([np.flatnonzero(split.labels == k)[:per_class] for k in range(len(EMOTIONS))])
+    keep.sort()
+    return dataset.Split(split.images[keep], split.labels[keep])
+
+
+def compile_model(config: TrainConfig, steps_per_epoch: int):
+    """AdamW with one warm-up epoch then cosine decay to zero over the run; label smoothing."""
+    import keras
+    from model.network import build_model
+
+    model = build_model(width=config.width)
+    total = max(steps_per_epoch * config.epochs, 2)
+    warmup = min(steps_per_epoch, total // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, alpha=0.0, warmup_target=config.learning_rate, warmup_steps=warmup)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                  metrics=["accuracy"])
+    return model
+
+
+def fit(model, splits, config: TrainConfig, out: Path) -> None:
+    import keras
+
+    train_data = batches(splits["train"], config, shuffle=True)
+    validation = batches(splits["validation"], config, shuffle=False)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
+        keras.callbacks.ModelCheckpoint(str(out / "moodnet.keras"), monitor="val_accuracy",
+                                        mode="max", save_best_only=True),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=config.resume),
+    ]
+    try:
+        model.fit(train_data, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+                  verbose=0 if config.quiet else 1)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(f"interrupted; the last finished epoch is saved in {out / 'checkpoint'}; "
+                                  f"carry on with the same command and --resume") from None
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl+C during training: the checkpoint of the last finished epoch is kept."""
+
+
+def batches(split, config: TrainConfig, shuffle: bool):
+    """A tf.data pipeline of (pixels, one-hot); training batches are shuffled and distorted."""
+    import tensorflow as tf
+    from model.network import augmenter
+
+    pixels = split.images[..., None]
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
+    data = tf.data.Dataset.from_tensor_slices((pixels, targets))
+    if shuffle:
+        distort = augmenter(seed=config.seed)
+        data = data.shuffle(len(pixels), seed=config.seed, reshuffle_each_iteration=True)
+        data = data.batch(config.batch_size).map(lambda x, y: (distort(tf.cast(x, tf.float32), training=True), y),
+                                                 num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        data = data.batch(config.batch_size)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def write_report(out: Path, model_path: Path, splits, load_report, config: TrainConfig, minutes: float) -> None:
+    """Evaluate the saved model through EmotionClassifier and write REPORT.md with its plots."""
+    from model.classifier import EmotionClassifier
+    from model.evaluate import evaluate_split, plot_confusion, plot_history
+    from model.report import render_report
+
+    classifier = EmotionClassifier(model_path)
+    results = {name: evaluate_split(classifier, splits[name]) for name in ("validation", "test") if name in splits}
+    if "test" in results:
+        plot_confusion(results["test"], out / "confusion.png", "FER2013 test (PrivateTest), row-normalised")
+    plot_history(out / "history.csv", out / "curves.png")
+    settings = asdict(config)
+    settings.pop("command")
+    (out / "REPORT.md").write_text(render_report(
+        results, load_report, command=config.command, minutes=minutes, settings=settings,
+        machine=machine_description(), model_path=model_path))
+    (out / "metrics.json").write_text(json.dumps(
+        {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1} for name, m in results.items()}, indent=2))
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"

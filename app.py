@@ -5,39 +5,182 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def train_command(args) -> int:
-    from model.train import TrainConfig, train
+    from model.train import TrainConfig, TrainingInterrupted, train
 
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None})
-    path = train(config)
+    config = TrainConfig(**{k: v for k, v in vars(args).items()
+                            if k in TrainConfig.__dataclass_fields__ and v is not None})
+    try:
+        path = train(config)
+    except TrainingInterrupted as stop:
+        print(f"\n{stop}", file=sys.stderr)
+        return 130
     print(f"model saved to {path}; report in {path.parent / 'REPORT.md'}")
     return 0
+
+
+def evaluate_command(args) -> int:
+    from model.evaluate_cli import evaluate_model
+
+    evaluate_model(args.data, args.model, Path(args.report) if args.report else None, split_names=args.split)
+    return 0
+
+
+def predict_command(args) -> int:
+    from model.predict import predict_files
+    from model.recognizer import Recognizer
+    from model.classifier import EmotionClassifier
+
+    recognizer = Recognizer(EmotionClassifier(args.model), args.detector, min_face=args.min_face)
+    failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json)
+    return 2 if failures else 0
+
+
+def add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train the emotion model on FER2013",
+        description="Train the emotion CNN. Writes model/weights/moodnet.keras (best epoch on validation), "
+                    "REPORT.md, confusion.png, curves.png and history.csv. Ctrl+C keeps a checkpoint.",
+        epilog="example: python app.py train --data data/fer2013.csv --epochs 30")
+    train.add_argument("--data", help="fer2013.csv or a folder with train/ validation/ test/ "
+                                      "(default: $MOODLOG_FER2013, else data/)")
+    train.add_argument("--out", help="folder for the model, report and checkpoints (default: model/weights)")
+    train.add_argument("--epochs", type=int, help="passes over the training data (default 30)")
+    train.add_argument("--batch-size", type=int, help="faces per step (default 128)")
+    train.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (default 0.002)")
+    train.add_argument("--width", type=int, help="channels of the first stage (default 16)")
+    train.add_argument("--seed", type=int, help="random seed (default 1)")
+    train.add_argument("--extra", action="store_true", help="also train on extra-images/<emotion>/*")
+    train.add_argument("--filter-faces", action="store_true",
+                       help="drop training images in which the detector finds no face")
+    train.add_argument("--detector", help="face detector for --extra and --filter-faces (default: the run-time one)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
+    train.add_argument("--limit", type=int, help="use at most N images per split, balanced (smoke runs)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=train_command)
+
+
+def add_evaluate(commands) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model on labelled faces",
+        description="Accuracy, macro-F1, per-class recall and precision, confusion matrix.",
+        epilog="example: python app.py evaluate --data data/fer2013.csv --report out/")
+    evaluate.add_argument("--data", help="fer2013.csv or a folder of splits, or one folder of <emotion>/ "
+                                         "sub-folders (default: $MOODLOG_FER2013, else data/)")
+    evaluate.add_argument("--model", help="a .keras model (default: the shipped model)")
+    evaluate.add_argument("--split", action="append", help="which split(s) to score (default: test, or all there are)")
+    evaluate.add_argument("--report", help="also write REPORT.md and confusion.png into this folder")
+    evaluate.set_defaults(handler=evaluate_command)
+
+
+def add_predict(commands) -> None:
+    predict = commands.add_parser(
+        "predict", help="find faces in photos and read their emotions",
+        description="Prints each face with its emotion and probabilities; --out writes annotated copies.",
+        epilog="example: python app.py predict photo.jpg --out annotated/")
+    predict.add_argument("images", nargs="+", help="image files (jpg, png, webp, bmp, tiff, gif)")
+    predict.add_argument("--out", help="folder for the annotated images")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.add_argument("--model", help="a .keras model (default: the shipped model)")
+    predict.add_argument("--detector", help="face detector (default: the shipped default)")
+    predict.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels to classify (default 32)")
+    predict.set_defaults(handler=predict_command)
+
+
+def start_command(args) -> int:
+    from capture.daemon import CaptureOptions, run
+
+    options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
+    server = serve_dashboard_beside(args.db) if args.dashboard else None
+    summary = run(options)
+    if not args.quiet:
+        print(summary.text())
+    if server is not None and summary.status == "finished":
+        keep_serving_until_interrupted(server)
+    if summary.error:
+        raise summary.error
+    return 0
+
+
+def serve_dashboard_beside(db_path):
+    """Serve the dashboard on a background thread while the daemon captures (--dashboard).
+
+    The log is created first, so that the dashboard has tables to read from its first request.
+    """
+    from capture.log import open_log
+    from dashboard.app import serve_in_background
+
+    open_log(db_path).close()
+    return serve_in_background(db_path)
+
+
+def keep_serving_until_interrupted(server) -> None:
+    """A file was analysed to its end: leave its charts up until Ctrl+C, as the original design did."""
+    from capture.daemon import stop_on_signals
+
+    print("capture finished; the dashboard stays up until Ctrl+C", flush=True)
+    stop = threading.Event()
+    with stop_on_signals(stop, quiet=True):
+        while not stop.wait(0.5):
+            pass
+    server.close()
+
+
+def add_start(commands) -> None:
+    from capture.settings import add_arguments
+
+    start = commands.add_parser(
+        "start", help="capture a camera, video file or stream and log every face's emotion to SQLite",
+        description="Logs one row per classified face (UTC time, box, emotion, probabilities) into --db; "
+                    "never stores frames. Ctrl+C or SIGTERM stops after flushing every row. "
+                    "Exit codes: 0 done, 2 device not opened or lost for good.",
+        epilog="examples: python app.py start 0 | python app.py start video.mp4 --db data/test.db | "
+               "python app.py start rtsp://camera/stream --fps 10 --smooth")
+    start.add_argument("device", help="webcam index (0, 1...), video file, or stream URL (rtsp://, http://)")
+    add_arguments(start)
+    start.set_defaults(handler=start_command)
+
+
+def dashboard_command(args) -> int:
+    from dashboard.app import serve
+
+    serve(args.db, host=args.host, port=args.port, auth=args.auth)
+    return 0
+
+
+def add_dashboard(commands) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the web dashboard: history of the log, photo upload, model report",
+        description="Reads --db (never writes it) and serves the dashboard with waitress. Uploaded photos "
+                    "are analysed in memory and never stored.",
+        epilog="example: python app.py dashboard --db data/moodlog.db --port 8050, then open http://127.0.0.1:8050/")
+    dashboard.add_argument("--db", default="data/moodlog.db", help="the SQLite log to show (default: data/moodlog.db)")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to bind (default 127.0.0.1: this machine only). 0.0.0.0 exposes the "
+                                "dashboard, its log and the upload page to every machine that can reach this one, "
+                                "so it requires --auth")
+    dashboard.add_argument("--port", type=int, default=8050, help="TCP port (default 8050)")
+    dashboard.add_argument("--auth", metavar="USER:PASS",
+                           help="require this login (HTTP basic auth); or set MOODLOG_DASHBOARD_AUTH. "
+                                "Required for any --host other than loopback")
+    dashboard.set_defaults(handler=dashboard_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="app.py", description="Moodlog: facial-emotion analytics.")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train the emotion model on FER2013",
-                                epilog="example: python app.py train --data data/fer2013.csv --epochs 30")
-    train.add_argument("--data", help="fer2013.csv or a folder with train/ validation/ test/ (default: data/)")
-    train.add_argument("--out", help="folder for the model, its report and checkpoints (default: model/weights)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--width", type=int, help="channels of the first stage (default 16)")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--extra", action="store_true", help="also train on extra-images/<emotion>/*")
-    train.add_argument("--filter-faces", action="store_true", help="drop training images where no face is detected")
-    train.add_argument("--detector", help="face detector for --extra and --filter-faces")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all)")
-    train.add_argument("--limit", type=int, help="use at most N images per split (smoke runs)")
-    train.add_argument("--quiet", action="store_true")
-    train.set_defaults(handler=train_command)
+    add_train(commands)
+    add_evaluate(commands)
+    add_predict(commands)
+    add_start(commands)
+    add_dashboard(commands)
     return parser
 
 

@@ -141,15 +141,18 @@ def _parse_label(text: str) -> int | None:
 
 def _read_folders(root: Path) -> tuple[dict[str, Split], LoadReport]:
     present = [s for s in SPLITS if (root / s).is_dir()]
+    if not present and any((root / emotion).is_dir() for emotion in EMOTIONS):
+        report = LoadReport()
+        return {root.name: read_emotion_folders(root, report)}, report
     if "train" not in present and "test" not in present:
         raise DatasetError(f"{root}: expected sub-folders train/ and test/ (and optionally "
                            f"validation/), each with one folder per emotion. {WHERE_TO_GET}")
     report = LoadReport()
-    splits = {s: _read_emotion_folders(root / s, report) for s in present}
+    splits = {s: read_emotion_folders(root / s, report) for s in present}
     return splits, report
 
 
-def _read_emotion_folders(folder: Path, report: LoadReport, prepare=None) -> Split:
+def read_emotion_folders(folder: Path, report: LoadReport, prepare=None) -> Split:
     """Read `<folder>/<emotion>/*`; `prepare(image_bgr, path)` may turn a photo into a face crop."""
     unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in INDEX)
     if unknown:

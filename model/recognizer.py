@@ -66,28 +66,23 @@ class Face:
                 {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)}}
 
 
-class Recognizer:
-    """Find every face in a BGR (or grey) image and read its emotion."""
+class FaceFinder:
+    """Detects faces, decides which can be classified, and crops them as FER2013 frames faces.
 
-    def __init__(self, classifier: EmotionClassifier | None = None, detector: str | None = None, *,
-                 min_face: int = MIN_FACE):
-        self.classifier = classifier or EmotionClassifier()
+    Shared by `Recognizer` (run time) and `train --extra` (training), so that both see faces
+    cropped the same way.
+    """
+
+    def __init__(self, detector: str | None = None, *, min_face: int = MIN_FACE):
         self.detector_name = detector or DEFAULT_DETECTOR
         self.detector = get_detector(self.detector_name)
         self.margin, self.shift = CROP.get(self.detector_name, (0.0, 0.0))
         self.min_face = min_face
 
-    def recognize(self, image: np.ndarray) -> list[Face]:
-        """All faces, largest first; faces that cannot be classified keep their box and a status."""
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    def find(self, image: np.ndarray) -> list[Face]:
+        """Every detected face, largest first, with its status; no probabilities yet."""
         boxes = sorted(self.detector.detect(image), key=lambda b: b.w * b.h, reverse=True)
-        faces = [Face(box, self.assess(box, grey.shape)) for box in boxes]
-        readable = [face for face in faces if face.status == OK]
-        if readable:
-            crops = [self.crop(grey, face.box) for face in readable]
-            for face, probabilities in zip(readable, self.classifier.predict(crops)):
-                face.probabilities = probabilities
-        return faces
+        return [Face(box, self.assess(box, image.shape[:2])) for box in boxes]
 
     def assess(self, box: Box, shape: tuple[int, int]) -> str:
         if min(box.w, box.h) < self.min_face:
@@ -115,6 +110,36 @@ class Recognizer:
             grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             left, top = left + pad, top + pad
         return grey[top:top + side, left:left + side]
+
+    def largest_face_crop(self, image: np.ndarray) -> np.ndarray | None:
+        """The crop of the largest classifiable face, or None: how training photos are read."""
+        readable = [face for face in self.find(image) if face.status == OK]
+        return self.crop(to_grey(image), readable[0].box) if readable else None
+
+
+class Recognizer:
+    """Find every face in a BGR (or grey) image and read its emotion."""
+
+    def __init__(self, classifier: EmotionClassifier | None = None, detector: str | None = None, *,
+                 min_face: int = MIN_FACE):
+        self.classifier = classifier or EmotionClassifier()
+        self.finder = FaceFinder(detector, min_face=min_face)
+        self.detector_name = self.finder.detector_name
+
+    def recognize(self, image: np.ndarray) -> list[Face]:
+        """All faces, largest first; faces that cannot be classified keep their box and a status."""
+        faces = self.finder.find(image)
+        readable = [face for face in faces if face.status == OK]
+        if readable:
+            grey = to_grey(image)
+            crops = [self.finder.crop(grey, face.box) for face in readable]
+            for face, probabilities in zip(readable, self.classifier.predict(crops)):
+                face.probabilities = probabilities
+        return faces
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def turn(box: Box) -> float:

@@ -1,0 +1,32 @@
+"""EmotionClassifier.predict speed on one CPU core: one face, and batches of 64.
+
+Targets (issue 2): one face <= 2 ms median; >= 2,000 faces/s in batches of 64.
+Usage: python bench/classifier_speed.py [--model PATH]
+"""
+
+import argparse
+
+import numpy as np
+
+from common import median_seconds, one_core
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model")
+    args = parser.parse_args()
+    one_core()
+    from model.classifier import EmotionClassifier
+
+    faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    for flip in (True, False):
+        classifier = EmotionClassifier(args.model, flip_average=flip)
+        single = median_seconds(lambda: classifier.predict(faces[:1]), repeats=300, warmup=20)
+        batch = median_seconds(lambda: classifier.predict(faces), repeats=60, warmup=5)
+        label = "mirror-averaged (shipped default)" if flip else "single pass"
+        print(f"{label}: one face {single * 1000:.2f} ms median; batch of 64: {batch * 1000:.1f} ms "
+              f"= {64 / batch:.0f} faces/s")
+
+
+if __name__ == "__main__":
+    main()

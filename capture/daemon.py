@@ -1,0 +1,211 @@
+"""The capture daemon: read a frame, detect faces, skip it if none, classify each face, log.
+
+Habits (see ../shared/STYLE.md): one stop Event set by SIGINT and SIGTERM; stopping finishes
+the frame in hand, flushes every pending row and closes the session row; the source is read
+and reconnected beside the loop (capture/source.py); the daemon counts what it does and writes
+the counters to its session row with every batch. No frame is ever stored: only numbers.
+
+Faces that are found but cannot be classified (too small, cut by the frame edge, turned
+away) are counted in `faces_unclassified` and never logged as a guess; a frame with no face
+at all is counted in `frames_without_face`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from capture.log import LogWriter, open_log, start_session
+from capture.preview import Preview
+from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS
+from capture.source import FrameReader, SourceLost, open_capture, parse_device
+from capture.status import StatusLine, summary
+from capture.tracking import SMOOTH_SECONDS, Tracker
+from model.labels import EMOTIONS
+from model.recognizer import MIN_FACE, OK
+
+READER_JOIN_SECONDS = 10.0
+
+
+@dataclass
+class CaptureOptions:
+    """What `app.py start` was asked to do; the defaults are those of capture/settings.py."""
+    device: str
+    db: str | Path = DEFAULT_DB
+    fps: float | None = None
+    detector: str | None = None
+    min_face: int = MIN_FACE
+    smooth: bool = False
+    reconnect: float = DEFAULT_RECONNECT_SECONDS
+    preview: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class Summary:
+    """How a run ended: `status` is 'stopped', 'finished' (end of file) or 'source lost'."""
+    session_id: int
+    status: str
+    counters: dict
+    seconds: float
+    db: str
+    error: SourceLost | None = None
+
+    def text(self) -> str:
+        return summary(self.session_id, self.status, self.counters, self.seconds, self.db)
+
+
+def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | None = None) -> Summary:
+    """Capture until stopped, the end of a file, or a live source lost for good.
+
+    The device is opened before the model loads, so a wrong device fails in a moment
+    (SourceUnavailable) and leaves no session behind.
+    """
+    device = parse_device(options.device)
+    stop = stop or threading.Event()
+    with stop_on_signals(stop, quiet=options.quiet):     # from here on, Ctrl+C is a clean stop
+        capture = open_capture(device)
+        recognizer = recognizer or _load_recognizer(options)
+        reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
+        books = Books.open(options, recognizer, reader)
+        tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
+        preview = Preview(options.preview)
+        reader.start()
+        failed = True                                    # an unexpected error still closes the books
+        try:
+            capture_faces(frames(reader, stop), recognizer, tracker, books, preview)
+            failed = False
+        finally:
+            stop.set()
+            reader.join(READER_JOIN_SECONDS)
+            preview.close()
+            books.close("failed" if failed else _ending(reader))
+    return books.summary(reader.error)
+
+
+def capture_faces(frames, recognizer, tracker: Tracker, books: "Books", preview: Preview) -> None:
+    """The mission, one frame at a time. `None` frames are idle ticks that keep the books."""
+    for frame in frames:
+        if frame is not None:
+            faces = recognizer.recognize(frame.image)   # detect; classify readable crops in one batch
+            readable = [index for index, face in enumerate(faces) if face.status == OK]
+            books.count(faces, readable)                  # no face, or unreadable: counted, not guessed
+            boxes = [_box(faces[index]) for index in readable]
+            followed = tracker.follow(boxes, [faces[index].probabilities for index in readable], frame.ts)
+            for index, box, (track, probabilities) in zip(readable, boxes, followed):
+                books.log(frame, index, box, probabilities, track)
+            preview.show(frame.image, faces)
+        books.tick()                                      # gaps, counters, batch commit, status line
+
+
+def frames(reader: FrameReader, stop: threading.Event):
+    """Frames until stop or the end of the source; None after a quarter second without one."""
+    while not stop.is_set() and not reader.exhausted():
+        yield reader.next_frame(timeout=0.25)
+
+
+class Books:
+    """The daemon's books: counters, the batched log writer and the status line."""
+
+    def __init__(self, writer: LogWriter, reader: FrameReader, status_line: StatusLine, db_path: str):
+        self.writer, self.reader, self.status_line, self.db_path = writer, reader, status_line, db_path
+        self.started = time.monotonic()
+        self.analysed = {"frames_analysed": 0, "frames_without_face": 0, "faces": 0, "faces_unclassified": 0}
+
+    @classmethod
+    def open(cls, options: CaptureOptions, recognizer, reader: FrameReader) -> "Books":
+        """Open the log, close sessions a crash left open, and start this session."""
+        db = open_log(options.db)
+        session_id = start_session(db, device=str(options.device), model=_model_name(recognizer),
+                                   detector=recognizer.detector_name)
+        return cls(LogWriter(db, session_id), reader, StatusLine(options.quiet), str(options.db))
+
+    def count(self, faces, readable) -> None:
+        self.analysed["frames_analysed"] += 1
+        self.analysed["frames_without_face"] += not faces
+        self.analysed["faces_unclassified"] += len(faces) - len(readable)
+
+    def log(self, frame, index: int, box, probabilities, track: int) -> None:
+        self.analysed["faces"] += 1
+        if self.writer.due():            # this add will commit: the counters go in the same transaction
+            self.writer.update_counters(**self.counters())
+        self.writer.add(frame.ts, frame.number, index, box, probabilities, track)
+        self.status_line.saw(EMOTIONS[int(np.argmax(probabilities))])
+
+    def counters(self) -> dict:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        return {**vars(self.reader.counters), **self.analysed, "fps": self.analysed["frames_analysed"] / seconds}
+
+    def tick(self) -> None:
+        """Record gaps, and commit the batch with the counters once it is due."""
+        while not self.reader.gaps.empty():
+            gap = self.reader.gaps.get()
+            self.writer.add_gap(gap.started_at, gap.ended_at, gap.reason)
+        if self.writer.due():
+            self.writer.update_counters(**self.counters())
+            self.writer.flush()
+        waiting = f" | {len(self.writer.pending)} rows waiting for the disk" if self.writer.failures else ""
+        self.status_line.update(self.analysed["frames_analysed"], self.writer.written, waiting)
+
+    def close(self, status: str) -> None:
+        """Flush every pending row and gap, then write the session's end; retried while busy."""
+        self.status_line.finish()
+        self.tick()
+        self.writer.update_counters(**self.counters())
+        self.writer.close(status)
+
+    def summary(self, error: SourceLost | None) -> Summary:
+        status = _ending(self.reader)
+        return Summary(self.writer.session_id, status, self.counters(), time.monotonic() - self.started,
+                       self.db_path, error)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event, quiet: bool = False):
+    """SIGINT and SIGTERM set `stop` (a second Ctrl+C too: the flush is never cut short)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(number, _frame):
+        if stop.is_set() and not quiet:
+            print("\nstill stopping: writing the last rows", file=sys.stderr, flush=True)
+        stop.set()
+
+    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _ending(reader: FrameReader) -> str:
+    if reader.error:
+        return "source lost"
+    return "finished" if reader.ended and reader.exhausted() else "stopped"
+
+
+def _box(face) -> tuple[int, int, int, int]:
+    return face.box.x, face.box.y, face.box.w, face.box.h
+
+
+def _model_name(recognizer) -> str:
+    """The model file and its modification time (UTC), so rows can be traced to the weights."""
+    path = Path(recognizer.classifier.path)
+    changed = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{path.name} ({changed})"
+
+
+def _load_recognizer(options: CaptureOptions):
+    from model.recognizer import Recognizer
+
+    return Recognizer(detector=options.detector, min_face=options.min_face)

@@ -1,0 +1,256 @@
+"""The capture log: the SQLite schema and the only code that writes it.
+
+Why it looks like this:
+- WAL mode and a long busy timeout, so two daemons can write and a dashboard can read the
+  same file at once without "database is locked".
+- Rows are buffered and committed in batches (at most `BATCH_SECONDS` apart), so logging
+  costs little; a crash or `kill -9` loses at most the batch in memory.
+- Timestamps are UTC seconds since the epoch (REAL), so time buckets are integer arithmetic
+  that SQLite does fast on millions of rows; the dashboard shows local time.
+- `emotion_minutes` is a rollup the writer maintains in the same transaction as the rows it
+  summarises, so long histories chart without scanning every detection.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from model.errors import MoodlogError
+from model.labels import EMOTIONS
+
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_MS = 30_000
+BATCH_SECONDS = 1.0
+BATCH_ROWS = 5_000
+SESSION_COUNTERS = ("frames_read", "frames_analysed", "frames_without_face", "frames_dropped",
+                    "frames_corrupt", "reconnects", "faces", "faces_unclassified")
+DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
+                     "confidence") + EMOTIONS
+
+
+class LogError(MoodlogError, RuntimeError):
+    """The log could not be written even after retries (disk full, read-only, locked for too long)."""
+
+
+def open_log(path: str | os.PathLike) -> sqlite_utils.Database:
+    """Open (creating if needed) a Moodlog database in WAL mode with the current schema."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = sqlite_utils.Database(connection)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    with db.ensure_autocommit_on():
+        db.execute("PRAGMA journal_mode = wal")
+        db.execute("PRAGMA synchronous = NORMAL")
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema to SCHEMA_VERSION; idempotent, and safe when two daemons start at once.
+
+    The version is read again under an immediate (write) lock, so a second process waits for
+    the first to finish migrating instead of repeating its steps.
+    """
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    with _immediate(db):
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < 1:
+            _create_tables(db)
+        if version < 2:
+            _add_missing_counters(db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+class _immediate:
+    """A write transaction taken at BEGIN (waiting up to the busy timeout), not at first write."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.conn = db.conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, error, traceback):
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
+
+
+def _add_missing_counters(db: sqlite_utils.Database) -> None:
+    """Schema 2 added `faces_unclassified` (faces seen but not classifiable) to sessions."""
+    existing = {column.name for column in db["sessions"].columns}
+    for name in SESSION_COUNTERS:
+        if name not in existing:
+            db.execute(f"ALTER TABLE sessions ADD COLUMN [{name}] INTEGER DEFAULT 0")
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    """Schema 1: sessions, detections, gaps and the emotion_minutes rollup, with their indexes."""
+    db["sessions"].create({
+        "id": int, "device": str, "started_at": float, "ended_at": float, "updated_at": float,
+        "model": str, "detector": str, "host": str, "pid": int, "status": str,
+        **{name: int for name in SESSION_COUNTERS}, "fps": float,
+    }, pk="id", if_not_exists=True, defaults={name: 0 for name in SESSION_COUNTERS})
+    db["detections"].create({
+        "id": int, "session_id": int, "ts": float, "frame": int, "face": int, "track": int,
+        "x": int, "y": int, "w": int, "h": int, "emotion": str, "confidence": float,
+        **{name: float for name in EMOTIONS},
+    }, pk="id", foreign_keys=[("session_id", "sessions", "id")], if_not_exists=True)
+    db["gaps"].create({"id": int, "session_id": int, "started_at": float, "ended_at": float,
+                       "reason": str}, pk="id", foreign_keys=[("session_id", "sessions", "id")],
+                      if_not_exists=True)
+    db["emotion_minutes"].create({"session_id": int, "minute": int, "emotion": str, "faces": int},
+                                 pk=("session_id", "minute", "emotion"), if_not_exists=True)
+    db["detections"].create_index(["ts"], if_not_exists=True)
+    db["detections"].create_index(["session_id", "ts"], if_not_exists=True)
+    db["emotion_minutes"].create_index(["minute"], if_not_exists=True)
+    db["sessions"].create_index(["started_at"], if_not_exists=True)
+
+
+def is_moodlog_db(db: sqlite_utils.Database) -> bool:
+    return {"sessions", "detections"} <= set(db.table_names())
+
+
+def start_session(db: sqlite_utils.Database, *, device: str, model: str, detector: str) -> int:
+    """Close sessions that a crash left open, then open a new one; returns its id."""
+    close_abandoned_sessions(db)
+    now = time.time()
+    with db.atomic():
+        sessions = db["sessions"].insert({
+            "device": device, "started_at": now, "updated_at": now, "model": model, "detector": detector,
+            "host": socket.gethostname(), "pid": os.getpid(), "status": "running"})
+        return sessions.last_pk
+
+
+def close_abandoned_sessions(db: sqlite_utils.Database) -> int:
+    """Mark as crashed the open sessions of this host whose process no longer runs.
+
+    Their end is their last heartbeat (`updated_at`), the last moment they were known alive.
+    Sessions of other hosts, or of live processes (another daemon on this host), are left alone.
+    """
+    host = socket.gethostname()
+    rows = list(db.query("SELECT id, pid FROM sessions WHERE ended_at IS NULL AND host = ?", [host]))
+    dead = [row["id"] for row in rows if not _process_alive(row["pid"])]
+    with db.atomic():
+        for session_id in dead:
+            db.execute("UPDATE sessions SET ended_at = updated_at, status = 'crashed' WHERE id = ?", [session_id])
+    return len(dead)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LogWriter:
+    """Buffers detection rows of one session and commits them in batches, with retries.
+
+    `add()` never loses a row: if a commit fails (locked, disk full), the rows stay in the
+    buffer and the next flush tries again; `close()` keeps retrying for `give_up_after`
+    seconds and then raises LogError naming how many rows could not be written.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, session_id: int, *, batch_seconds: float = BATCH_SECONDS,
+                 batch_rows: int = BATCH_ROWS, give_up_after: float = 60.0):
+        self.db = db
+        self.session_id = session_id
+        self.batch_seconds = batch_seconds
+        self.batch_rows = batch_rows
+        self.give_up_after = give_up_after
+        self.pending: list[tuple] = []
+        self.pending_gaps: list[tuple] = []
+        self.written = 0
+        self.failures = 0
+        self.last_flush = time.monotonic()
+        self.counters: dict[str, int | float] = {}
+
+    def add(self, ts: float, frame: int, face: int, box: tuple[int, int, int, int], probabilities,
+            track: int | None = None) -> None:
+        """Queue one face; `probabilities` are the seven emotions in FER2013 order."""
+        best = max(range(len(EMOTIONS)), key=lambda i: probabilities[i])
+        self.pending.append((self.session_id, ts, frame, face, track, *map(int, box), EMOTIONS[best],
+                             float(probabilities[best]), *map(float, probabilities)))
+        if len(self.pending) >= self.batch_rows or time.monotonic() - self.last_flush >= self.batch_seconds:
+            self.flush()
+
+    def update_counters(self, **counters) -> None:
+        """Session counters (frames read, fps...) written with the next flush."""
+        self.counters.update(counters)
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_flush >= self.batch_seconds
+
+    def flush(self) -> bool:
+        """Commit pending rows, the rollup and the session heartbeat in one transaction.
+
+        Returns False (rows kept) when the database refused the write.
+        """
+        try:
+            self._commit(self.pending)
+        except sqlite3.OperationalError:
+            self.failures += 1
+            self.last_flush = time.monotonic()
+            return False
+        self.written += len(self.pending)
+        self.pending = []
+        self.last_flush = time.monotonic()
+        return True
+
+    def _commit(self, rows: list[tuple]) -> None:
+        placeholders = ", ".join("?" * len(DETECTION_COLUMNS))
+        columns = ", ".join(DETECTION_COLUMNS)
+        counters = {**self.counters, "updated_at": time.time()}
+        assignments = ", ".join(f"[{name}] = ?" for name in counters)
+        with self.db.atomic():
+            if rows:
+                self.db.conn.executemany(f"INSERT INTO detections ({columns}) VALUES ({placeholders})", rows)
+                self.db.conn.executemany(
+                    "INSERT INTO emotion_minutes (session_id, minute, emotion, faces) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (session_id, minute, emotion) DO UPDATE SET faces = faces + excluded.faces",
+                    _minute_counts(rows))
+            if self.pending_gaps:
+                self.db.conn.executemany("INSERT INTO gaps (session_id, started_at, ended_at, reason) "
+                                         "VALUES (?, ?, ?, ?)", self.pending_gaps)
+            self.db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?", [*counters.values(), self.session_id])
+        self.pending_gaps = []
+
+    def add_gap(self, started_at: float, ended_at: float, reason: str) -> None:
+        """Record a stretch without frames; written with the rows, so a busy log loses no gap."""
+        self.pending_gaps.append((self.session_id, started_at, ended_at, reason))
+        self.flush()
+
+    def close(self, status: str = "stopped") -> None:
+        """Flush everything (retrying while the database is busy) and close the session row."""
+        deadline = time.monotonic() + self.give_up_after
+        while not self.flush():
+            if time.monotonic() > deadline:
+                raise LogError(f"could not write {len(self.pending)} rows to the log after "
+                               f"{self.give_up_after:.0f} s (disk full, read-only or locked?)")
+            time.sleep(0.2)
+        with self.db.atomic():
+            self.db.execute("UPDATE sessions SET ended_at = ?, status = ? WHERE id = ?",
+                            [time.time(), status, self.session_id])
+
+
+def _minute_counts(rows: list[tuple]) -> list[tuple]:
+    """Collapse detection rows into (session, minute, emotion, count) increments."""
+    counts: dict[tuple, int] = {}
+    ts_at, emotion_at = DETECTION_COLUMNS.index("ts"), DETECTION_COLUMNS.index("emotion")
+    for row in rows:
+        key = (row[0], int(row[ts_at] // 60), row[emotion_at])
+        counts[key] = counts.get(key, 0) + 1
+    return [(*key, n) for key, n in counts.items()]

@@ -1,0 +1,250 @@
+"""Frame sources: a webcam index, a video file or a stream URL, read on a thread of its own.
+
+Why a thread: decoding runs apart from analysis, so a slow frame never stalls a live camera.
+Live sources (cameras, streams) keep only the newest frame and count the stale ones they
+replace as dropped; files hand over every frame in order and drop nothing. When a live
+source fails, the reader reopens it with back-off for `reconnect_seconds`, records the gap,
+and gives up with `SourceLost` after that; a file simply ends.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.errors import MoodlogError
+
+# Streams that stop answering are given up on after this long per open or read, instead of
+# FFmpeg's default of waiting (almost) forever; reconnection takes over from there.
+STREAM_TIMEOUT_MS = 5_000
+FIRST_RETRY_SECONDS = 0.5
+LONGEST_RETRY_SECONDS = 8.0
+# A file read that fails this many times in a row is its end; fewer, with frames after
+# them, were corrupt frames (counted and skipped).
+FAILED_READS_AT_END = 5
+FILE_QUEUE_FRAMES = 8
+
+
+class SourceUnavailable(MoodlogError):
+    """The device, file or stream could not be opened at start."""
+
+
+class SourceLost(MoodlogError):
+    """A live source failed mid-run and did not come back within the reconnect window."""
+
+
+@dataclass
+class Frame:
+    """One frame as read: its number in the session, UTC epoch seconds when read, BGR pixels."""
+    number: int
+    ts: float
+    image: np.ndarray
+
+
+@dataclass
+class Gap:
+    """A stretch of time without frames from a live source (UTC epoch seconds)."""
+    started_at: float
+    ended_at: float
+    reason: str
+
+
+@dataclass
+class ReaderCounters:
+    frames_read: int = 0
+    frames_dropped: int = 0
+    frames_corrupt: int = 0
+    reconnects: int = 0
+
+
+def parse_device(device: str | int) -> int | str:
+    """'0' -> camera index 0; anything else (a path or URL) stays text."""
+    text = str(device).strip()
+    return int(text) if text.isdigit() else text
+
+
+def is_live(device: int | str) -> bool:
+    """Cameras and URLs are live (newest frame wins); files are read frame by frame."""
+    return isinstance(device, int) or "://" in device
+
+
+def describe(device: int | str) -> str:
+    if isinstance(device, int):
+        return f"camera {device}"
+    return f"stream {device}" if "://" in device else f"file {device}"
+
+
+def quiet_video_logs() -> None:
+    """OpenCV and FFmpeg print their own warnings for every failed open or read; the daemon
+    reports failures itself in one line, so theirs would only be noise in its log."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def open_capture(device: int | str) -> cv2.VideoCapture:
+    """Open the device or raise SourceUnavailable with a hint on what to check."""
+    quiet_video_logs()
+    if isinstance(device, str) and "://" not in device and not Path(device).is_file():
+        raise SourceUnavailable(f"cannot open {describe(device)}: no such file")
+    if isinstance(device, str) and "://" in device:
+        capture = cv2.VideoCapture(device, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+    else:
+        capture = cv2.VideoCapture(device)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceUnavailable(f"cannot open {describe(device)}: {_hint(device)}")
+    return capture
+
+
+def _hint(device: int | str) -> str:
+    if isinstance(device, int):
+        listing = "`v4l2-ctl --list-devices` or `ls /dev/video*`" if os.name == "posix" else "the system's camera settings"
+        return f"no such camera, or another program is using it (list cameras with {listing})"
+    if "://" in device:
+        return "the stream does not answer (check the address, credentials and network)"
+    return "not a video OpenCV can decode"
+
+
+class FrameReader(threading.Thread):
+    """Reads a source on its own thread; the analysis takes frames with `next_frame()`.
+
+    `fps` caps how many frames a second are handed over: for live sources by wall clock,
+    for files by position in the video (so `--fps 5` on a 30 fps file analyses every 6th
+    frame, as fast as the analysis goes).
+    """
+
+    def __init__(self, device: int | str, capture: cv2.VideoCapture, stop: threading.Event, *,
+                 fps: float | None = None, reconnect_seconds: float = 30.0):
+        super().__init__(name="frame-reader", daemon=True)
+        self.device, self.capture, self.stop = device, capture, stop
+        self.live = is_live(device)
+        self.fps, self.reconnect_seconds = fps, reconnect_seconds
+        self.counters = ReaderCounters()
+        self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
+        self.error: SourceLost | None = None
+        self.ended = False                   # a file was read to its end
+        self.finished = threading.Event()
+        self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1 if self.live else FILE_QUEUE_FRAMES)
+        self._file_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self._next_wanted = 0.0
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set() and self._read_one():
+                pass
+        finally:
+            self.capture.release()
+            self.finished.set()
+
+    def next_frame(self, timeout: float = 0.25) -> Frame | None:
+        """The next frame to analyse, or None when none came within `timeout` seconds."""
+        try:
+            return self._frames.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def exhausted(self) -> bool:
+        """True once the source has ended (or failed for good) and every frame was taken."""
+        return self.finished.is_set() and self._frames.empty()
+
+    def _read_one(self) -> bool:
+        """Read and hand over one frame; False when the source has ended or is lost."""
+        ok, image = self.capture.read()
+        if not ok:
+            return self._recover()
+        self._take(image)
+        return True
+
+    def _take(self, image: np.ndarray | None) -> None:
+        """Count the frame and hand it over; an empty or malformed one is counted as corrupt."""
+        if image is None or image.size == 0 or image.ndim not in (2, 3):
+            self.counters.frames_corrupt += 1
+            return
+        self.counters.frames_read += 1
+        # Frame numbers count corrupt frames too, so that in a file they are positions in the video.
+        number = self.counters.frames_read + self.counters.frames_corrupt - 1
+        frame = Frame(number, time.time(), image)
+        if self._wanted(frame):
+            self._hand_over(frame)
+
+    def _wanted(self, frame: Frame) -> bool:
+        if not self.fps:
+            return True
+        now = time.monotonic() if self.live else frame.number / self._file_fps
+        if now + 1e-9 < self._next_wanted:
+            return False
+        self._next_wanted = now + 1 / self.fps
+        return True
+
+    def _hand_over(self, frame: Frame) -> None:
+        if self.live:
+            self._replace_newest(frame)
+            return
+        while not self.stop.is_set():
+            try:
+                self._frames.put(frame, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _replace_newest(self, frame: Frame) -> None:
+        """Keep only the newest frame: a stale one still waiting is dropped and counted."""
+        try:
+            self._frames.get_nowait()
+            self.counters.frames_dropped += 1
+        except queue.Empty:
+            pass
+        self._frames.put_nowait(frame)
+
+    def _recover(self) -> bool:
+        """After a failed read: skip corrupt file frames, find the end of a file, or reconnect."""
+        if not self.live:
+            return self._skip_corrupt_frames()
+        return self._reconnect()
+
+    def _skip_corrupt_frames(self) -> bool:
+        """In a file, failed reads followed by a good one were corrupt frames; else it is the end."""
+        for failed in range(1, FAILED_READS_AT_END):
+            ok, image = self.capture.read()
+            if ok:
+                self.counters.frames_corrupt += failed
+                self._take(image)
+                return True
+        self.ended = True
+        return False
+
+    def _reconnect(self) -> bool:
+        """Reopen a live source with back-off; record the gap; give up after the window."""
+        lost_at = time.time()
+        delay = FIRST_RETRY_SECONDS
+        self.capture.release()
+        while not self.stop.wait(delay):
+            capture = self._try_open()
+            if capture is not None:
+                self.capture = capture
+                self.counters.reconnects += 1
+                self.gaps.put(Gap(lost_at, time.time(), "source lost, reconnected"))
+                return True
+            if time.time() - lost_at >= self.reconnect_seconds:
+                break
+            delay = min(delay * 2, LONGEST_RETRY_SECONDS, max(0.1, lost_at + self.reconnect_seconds - time.time()))
+        reason = "stopped while reconnecting" if self.stop.is_set() else "source lost, gave up"
+        self.gaps.put(Gap(lost_at, time.time(), reason))
+        if not self.stop.is_set():
+            self.error = SourceLost(f"lost {describe(self.device)} and could not reopen it within "
+                                    f"{self.reconnect_seconds:g} s (--reconnect); every row read before was saved")
+        return False
+
+    def _try_open(self) -> cv2.VideoCapture | None:
+        try:
+            return open_capture(self.device)
+        except SourceUnavailable:
+            return None

@@ -1,0 +1,152 @@
+"""The Dash app: `create_app(db_path)` builds it, `serve()` runs it under waitress.
+
+Nothing runs at import. The app only reads the log (see queries.py); uploads are analysed
+in memory (see uploads.py). Dash's debug mode is never switched on here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import os
+import threading
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import html
+
+from dashboard import queries
+from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
+from dashboard.live import filters_from_query
+from dashboard.queries import LogUnavailable
+from dashboard.report import SERVED_IMAGES
+from dashboard.uploads import MAX_UPLOAD_BYTES
+from model.classifier import WEIGHTS_DIR
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DB = Path("data/moodlog.db")
+REFRESH_MS = 2000
+# A request may carry one upload (base64 grows it by 4/3) plus Dash's JSON around it; larger
+# requests are refused by Flask before they are read into memory.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
+
+
+def create_app(db_path: str | os.PathLike = DEFAULT_DB, *, recognizer=None, weights_dir: Path = WEIGHTS_DIR,
+               refresh_ms: int = REFRESH_MS) -> dash.Dash:
+    """The dashboard for the log at `db_path` (which may not exist yet).
+
+    `recognizer` (a model.recognizer.Recognizer) is built on the first upload when not given.
+    Dash registers page callbacks process-wide, so build one app per process.
+    """
+    app = dash.Dash(__name__, use_pages=True, pages_folder=str(HERE / "pages"), title="Moodlog",
+                    update_title=None, serve_locally=True, suppress_callback_exceptions=True)
+    app.server.config.update(MOODLOG_DB=Path(db_path), MOODLOG_WEIGHTS=Path(weights_dir),
+                             MOODLOG_REFRESH_MS=refresh_ms, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    if recognizer is not None:
+        app.server.extensions["moodlog_recognizer"] = recognizer
+    app.layout = shell
+    app.server.add_url_rule("/history/export.csv", "export_csv", export_csv)
+    app.server.add_url_rule("/model-files/<name>", "model_file", model_file)
+    return app
+
+
+def shell() -> html.Div:
+    """Navigation bar around the current page; a function so the registry is read per request."""
+    links = [dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+             for page in dash.page_registry.values()]
+    navbar = dbc.NavbarSimple(links, brand="Moodlog", brand_href="/", color="dark", dark=True, fluid=True,
+                              class_name="mb-3")
+    return html.Div([navbar, dbc.Container(dash.page_container, fluid="xl", class_name="pb-4")])
+
+
+def export_csv() -> flask.Response:
+    """Stream the detections of the filtered range as CSV, without holding them in memory."""
+    try:
+        filters = filters_from_query(flask.request.args)
+    except ValueError as error:
+        return flask.Response(f"bad filter: {error}\n", status=400, mimetype="text/plain")
+    try:
+        connection = queries.connect(flask.current_app.config["MOODLOG_DB"])
+    except LogUnavailable as error:
+        return flask.Response(f"{error}\n", status=404, mimetype="text/plain")
+    return flask.Response(_csv_lines(connection, filters), mimetype="text/csv",
+                          headers={"Content-Disposition": "attachment; filename=moodlog-detections.csv"})
+
+
+def _csv_lines(connection, filters):
+    """CSV text in chunks: a local-time column first, then the detection columns as stored."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("local_time",) + queries.EXPORT_COLUMNS)
+    ts_at = queries.EXPORT_COLUMNS.index("ts")
+    try:
+        for count, row in enumerate(queries.export_rows(connection, filters), start=1):
+            writer.writerow((datetime.datetime.fromtimestamp(row[ts_at]).isoformat(timespec="milliseconds"),) + row)
+            if count % queries.EXPORT_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+    finally:
+        connection.close()
+
+
+def model_file(name: str) -> flask.Response:
+    """The model report's plots, and nothing else from the weights folder."""
+    if name not in SERVED_IMAGES:
+        flask.abort(404)
+    return flask.send_from_directory(flask.current_app.config["MOODLOG_WEIGHTS"], name, max_age=60)
+
+
+def serve(db_path: str | os.PathLike = DEFAULT_DB, host: str = "127.0.0.1", port: int = 8050,
+          auth: str | None = None, *, threads: int = 8) -> None:
+    """Serve the dashboard with waitress until interrupted.
+
+    Binding anything but loopback requires credentials (`auth` or $MOODLOG_DASHBOARD_AUTH).
+    """
+    server = make_server(db_path, host, port, auth, threads=threads)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        print("dashboard stopped", flush=True)
+    finally:
+        server.close()
+
+
+def make_server(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | None = None, *,
+                threads: int = 8):
+    """A waitress server, not yet running: `.run()` blocks, `.close()` stops it (for `start --dashboard`)."""
+    from waitress import create_server
+
+    credentials = auth or os.environ.get(AUTH_ENV)
+    if not is_loopback(host) and not credentials:
+        raise AuthError(f"binding {host} lets other machines reach the dashboard: give --auth USER:PASS "
+                        f"or set {AUTH_ENV}")
+    app = create_app(db_path)
+    threading.Thread(target=queries.warm_cache, args=(db_path,), daemon=True, name="warm-cache").start()
+    wsgi = app.server
+    if credentials:
+        user, password = parse_credentials(credentials)
+        wsgi.wsgi_app = BasicAuth(wsgi.wsgi_app, user, password)
+    server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+    login = f", login required (user {parse_credentials(credentials)[0]})" if credentials else ""
+    print(f"Moodlog dashboard on http://{_url_host(host)}:{server.effective_port}/ reading {db_path}{login}",
+          flush=True)
+    if not is_loopback(host):
+        print(f"note: bound to {host}: anyone who can reach this machine on port {server.effective_port} "
+              "can open the dashboard (with the password)", flush=True)
+    return server
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serve_in_background(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | None = None):
+    """Start serving on a daemon thread (for `start --dashboard`); returns the server, `.close()` stops it."""
+    server = make_server(db_path, host, port, auth)
+    threading.Thread(target=server.run, daemon=True, name="dashboard").start()
+    return server

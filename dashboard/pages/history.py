@@ -1,0 +1,262 @@
+"""History page: emotion timeline, distribution and sessions of the log, refreshed live."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import time
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import figures, live, queries
+from dashboard.context import db_path
+from dashboard.queries import LogUnavailable
+from model.labels import COLOURS, EMOTIONS
+
+dash.register_page(__name__, path="/", name="History", title="Moodlog · History", order=0)
+
+START_HINT = "python app.py start 0"
+
+
+def layout(**_query) -> html.Div:
+    """Filters, charts and sessions, drawn already for the default filters, so that the first
+    view needs no callback round trip; the callbacks take over when a filter changes or new
+    rows arrive. Built per visit, so the menus list the sessions of now."""
+    choices = _session_choices()
+    state = counted_state(False, None, time.time(), live.DEFAULT_PRESET, None, None, None, None, list(EMOTIONS))
+    timeline, distribution, hidden, message, status, export = draw(state, list(EMOTIONS))
+    return html.Div([
+        dcc.Store(id="history-state", data=state),
+        dcc.Interval(id="history-tick", interval=_refresh_ms()),
+        html.Div([html.H1("History", className="h3 mb-0 me-3"),
+                  html.Span(status, id="history-status", className="text-muted small")],
+                 className="d-flex flex-wrap align-items-baseline mb-3"),
+        _filters(choices),
+        html.Div(_initial(message), id="history-message"),
+        html.Div(id="history-charts", hidden=hidden, children=[
+            _charts(_initial(timeline), _initial(distribution), export),
+            dbc.Card(dbc.CardBody([html.H2("Sessions", className="h6"),
+                                   html.Div(sessions_table(state), id="history-sessions",
+                                            className="table-responsive")]), className="mt-3"),
+        ]),
+    ])
+
+
+def _initial(value):
+    """A callback's `no_update` means "nothing yet" when the same function builds the layout."""
+    return None if value is no_update else value
+
+
+def _refresh_ms() -> int:
+    return flask.current_app.config["MOODLOG_REFRESH_MS"]
+
+
+def _session_choices() -> list[dict]:
+    try:
+        connection = queries.connect(db_path())
+    except LogUnavailable:
+        return []
+    try:
+        return queries.session_choices(connection)
+    except sqlite3.DatabaseError:
+        return []
+    finally:
+        connection.close()
+
+
+def _filters(choices: list[dict]) -> dbc.Card:
+    devices = sorted({str(c["device"]) for c in choices})
+    sessions = [{"label": f"#{c['id']} · {c['device']} · {_when(c['started_at'])}", "value": c["id"]}
+                for c in choices]
+    presets = [{"label": label, "value": key} for key, (label, _) in live.PRESETS.items()]
+    return dbc.Card(dbc.CardBody(dbc.Row([
+        _field("Range", [dbc.Select(id="history-range", options=presets, value=live.DEFAULT_PRESET),
+                         html.Div(dcc.DatePickerRange(id="history-dates", display_format="YYYY-MM-DD",
+                                                      clearable=True), id="history-dates-box",
+                                  className="mt-2", hidden=True)], md=3),
+        _field("Device", dcc.Dropdown(id="history-devices", options=devices, multi=True,
+                                      placeholder="All devices"), md=2),
+        _field("Session", dcc.Dropdown(id="history-sessions-filter", options=sessions, multi=True,
+                                       placeholder="All sessions"), md=3),
+        _field("Emotions", dbc.Checklist(id="history-emotions", inline=True, value=list(EMOTIONS), options=[
+            {"label": html.Span(e, style={"borderBottom": f"3px solid {COLOURS[e]}"}), "value": e}
+            for e in EMOTIONS]), md=4),
+    ], className="g-3")), className="mb-3")
+
+
+def _field(label: str, controls, md: int) -> dbc.Col:
+    controls = controls if isinstance(controls, list) else [controls]
+    return dbc.Col([dbc.Label(label, className="small text-muted mb-1"), *controls], xs=12, md=md)
+
+
+def _charts(timeline, distribution, export: str) -> dbc.Row:
+    return dbc.Row([
+        dbc.Col(dbc.Card(dbc.CardBody([html.H2("Share of each emotion over time", className="h6"),
+                                       dcc.Graph(id="history-timeline", figure=timeline, config=figures.STATIC_CONFIG,
+                                                 style={"height": f"{figures.CHART_HEIGHT}px"})])), lg=8),
+        dbc.Col(dbc.Card(dbc.CardBody([
+            html.Div([html.H2("Distribution", className="h6 mb-0"),
+                      html.A("Export CSV", id="history-export", href=export, className="btn btn-sm btn-outline-secondary")],
+                     className="d-flex justify-content-between align-items-center mb-2"),
+            dcc.Graph(id="history-distribution", figure=distribution, config=figures.STATIC_CONFIG,
+                      style={"height": f"{figures.CHART_HEIGHT}px"})])), lg=4),
+    ], className="g-3")
+
+
+@callback(Output("history-dates-box", "hidden"), Input("history-range", "value"))
+def show_dates(preset):
+    return preset != "custom"
+
+
+@callback(Output("history-state", "data"),
+          Input("history-range", "value"), Input("history-dates", "start_date"), Input("history-dates", "end_date"),
+          Input("history-devices", "value"), Input("history-sessions-filter", "value"),
+          Input("history-emotions", "value"), Input("history-tick", "n_intervals"),
+          State("history-state", "data"), prevent_initial_call=True)
+def count(preset, start_date, end_date, devices, sessions, emotions, _tick, state):
+    """Recount on a filter change; on a tick add only the rows written since the last count."""
+    return counted_state(ctx.triggered_id == "history-tick", state, time.time(), preset, start_date, end_date,
+                         devices, sessions, emotions)
+
+
+def counted_state(ticking: bool, state, now: float, preset, start_date, end_date, devices, sessions, emotions):
+    """The new page state (see dashboard/live.py), or a {"problem", "message"} dict to explain."""
+    if ticking and state and not state.get("live", False):
+        return no_update
+    try:
+        connection = queries.connect(db_path())
+    except LogUnavailable as error:
+        problem = {"problem": queries.describe(db_path()).state, "message": str(error), "live": True}
+        return no_update if ticking and problem == state else problem
+    try:
+        return _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions)
+    except sqlite3.DatabaseError as error:
+        # A log being migrated or locked for long reads as an error; keep showing what we had.
+        return state or {"problem": "unreadable", "message": f"cannot read the log ({error})", "live": True}
+    finally:
+        connection.close()
+
+
+def _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions) -> dict:
+    status = queries.describe(db_path())
+    if status.state != "ok":
+        problem = {"problem": status.state, "message": status.message, "live": True, "running": len(status.running)}
+        return no_update if ticking and problem == state else problem
+    if ticking and state and "counts" in state and not live.needs_recount(state):
+        last_id = state["last_id"]
+        state = live.advance_state(connection, state, now)
+        if state["last_id"] == last_id and not state["window"]:
+            return no_update  # nothing new: do not redraw the charts every tick
+    if not ticking or "counts" not in (state or {}) or live.needs_recount(state):
+        filters = live.resolve_filters(connection, preset, start_date, end_date, devices, sessions, emotions, now)
+        window = None if preset == "custom" else live.PRESETS.get(preset, (None, None))[1]
+        state = live.full_state(connection, filters, window, now)
+    state["running"] = len(status.running)
+    return state
+
+
+@callback(Output("history-timeline", "figure"), Output("history-distribution", "figure"),
+          Output("history-charts", "hidden"), Output("history-message", "children"),
+          Output("history-status", "children"), Output("history-export", "href"),
+          Input("history-state", "data"), State("history-emotions", "value"), prevent_initial_call=True)
+def draw(state, emotions):
+    """Figures from the counted state, or a message saying why there is nothing to draw."""
+    if not state:
+        return no_update, no_update, True, no_update, "", ""
+    status = _status_line(state)
+    if "problem" in state:
+        return no_update, no_update, True, _problem(state), status, ""
+    if not state["counts"]:
+        return no_update, no_update, True, _nothing_in_range(state), status, ""
+    shown = [e for e in EMOTIONS if e in (emotions or EMOTIONS)]
+    timeline = figures.timeline_figure(state["counts"], state["bucket"], state["range"], shown)
+    distribution = figures.distribution_figure({e: n for e, n in live.totals(state).items() if e in shown})
+    export = "/history/export.csv?" + live.filters_to_query(live.filters_from(state))
+    return timeline, distribution, False, None, status, export
+
+
+@callback(Output("history-sessions", "children"), Input("history-state", "data"), prevent_initial_call=True)
+def sessions_table(state):
+    """The sessions overlapping the range; redrawn when the counts change."""
+    if not state or "counts" not in state:
+        return None
+    try:
+        connection = queries.connect(db_path())
+    except LogUnavailable:
+        return None
+    try:
+        rows = queries.session_table(connection, live.filters_from(state))
+    finally:
+        connection.close()
+    return _table(rows) if rows else html.P("No session in this range.", className="text-muted")
+
+
+def _status_line(state: dict) -> str:
+    parts = []
+    if state.get("live"):
+        parts.append("live")
+    if state.get("bucket"):
+        parts.append(f"one step = {_duration(state['bucket'])}")
+    if state.get("running", 0) > 1:
+        parts.append(f"{state['running']} daemons are writing this log now")
+    elif state.get("running") == 1:
+        parts.append("a daemon is writing this log now")
+    return " · ".join(parts)
+
+
+def _problem(state: dict) -> dbc.Alert:
+    """The friendly empty states: no log yet, an empty log, or a file that is not a log."""
+    if state["problem"] in ("missing", "empty"):
+        return dbc.Alert([html.H2("Nothing captured yet", className="h5"),
+                          html.P(["Start capturing with ", html.Code(START_HINT),
+                                  " (0 is the first webcam; a video file or URL works too). "
+                                  "This page fills in by itself while it runs."], className="mb-1"),
+                          html.Small(state["message"], className="text-muted")],
+                         color="info", id="history-empty")
+    return dbc.Alert([html.H2("This is not a log Moodlog can read", className="h5"),
+                      html.P(state["message"], className="mb-1"),
+                      html.Small(["Point the dashboard at the log with ", html.Code("--db PATH"), "."])],
+                     color="warning", id="history-empty")
+
+
+def _nothing_in_range(state: dict) -> dbc.Alert:
+    first, last = state.get("log", [None, None])
+    span = f" The log runs from {_when(first)} to {_when(last)}." if first else ""
+    return dbc.Alert(["No faces in this range with these filters." + span,
+                      " Choose “Everything” to see all of it."], color="secondary", id="history-none")
+
+
+def _table(rows: list[dict]) -> html.Table:
+    header = html.Thead(html.Tr([html.Th(h) for h in
+                                 ("Session", "Device", "Started", "Duration", "Frames", "Faces", "Mostly", "Status")]))
+    body = html.Tbody([html.Tr([
+        html.Td(f"#{r['id']}"), html.Td(str(r["device"])), html.Td(_when(r["started_at"])),
+        html.Td(_duration(r["duration"])), html.Td(f"{r['frames']:,}"), html.Td(f"{r['faces']:,}"),
+        html.Td(_emotion_badge(r["dominant"])), html.Td(r["status"]),
+    ]) for r in rows])
+    return html.Table([header, body], className="table table-sm table-hover align-middle mb-0 text-nowrap")
+
+
+def _emotion_badge(emotion: str | None):
+    if emotion is None:
+        return "—"
+    return html.Span([html.Span(className="emotion-dot", style={"backgroundColor": COLOURS[emotion]}), emotion])
+
+
+def _when(ts: float | None) -> str:
+    return "—" if ts is None else datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    days, hours = seconds // 86400, seconds % 86400 // 3600
+    return f"{days} d {hours} h" if hours else f"{days} d"

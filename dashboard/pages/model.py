@@ -1,0 +1,64 @@
+"""Model page: the shipped model's report, so users know how far to trust what it says."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import dcc, html
+
+from dashboard import figures
+from dashboard.report import ModelReport, read_report
+
+dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=2)
+
+
+def layout(**_query) -> html.Div:
+    """Read the report on every visit: training rewrites it while the dashboard runs."""
+    weights = flask.current_app.config["MOODLOG_WEIGHTS"]
+    report = read_report(weights, weights / "moodnet.keras")
+    return html.Div([html.H1("Model", className="h3"), _model_line(report), _metric_cards(report.metrics),
+                     _recall_chart(report.recall), _report_body(report)])
+
+
+def _recall_chart(recall: dict[str, float]):
+    """How often each emotion is recognised when it is the true one: where to trust the model."""
+    if not recall:
+        return None
+    return dbc.Card(dbc.CardBody([
+        html.H2("Recall per emotion (FER2013 test)", className="h6"),
+        html.P("The share of faces showing each emotion that the model labels correctly.",
+               className="small text-muted mb-1"),
+        dcc.Graph(figure=figures.recall_figure(recall), config=figures.STATIC_CONFIG, id="model-recall")]),
+        className="mb-3")
+
+
+def _model_line(report: ModelReport) -> html.P:
+    if report.model_size is None:
+        return dbc.Alert(f"No model file at {report.model_file}: train one with python app.py train.",
+                         color="warning")
+    return html.P(f"{report.model_file.name}: {report.model_size / 1e6:.1f} MB, written "
+                  f"{report.model_written:%Y-%m-%d %H:%M}.", className="text-muted")
+
+
+def _metric_cards(metrics: dict) -> dbc.Row:
+    """Accuracy and macro F1 per split from metrics.json, when training wrote one."""
+    cards = []
+    for split, values in metrics.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if isinstance(value, (int, float)):
+                shown = f"{value:.1%}" if value <= 1 else f"{value:g}"
+                cards.append(dbc.Col(dbc.Card(dbc.CardBody([
+                    html.Div(f"{split} {name.replace('_', ' ')}", className="small text-muted"),
+                    html.Div(shown, className="h4 mb-0")])), xs=6, md=3))
+    return dbc.Row(cards, className="g-3 mb-3", id="model-metrics")
+
+
+def _report_body(report: ModelReport):
+    if report.markdown is None:
+        return dbc.Alert(["No report yet: REPORT.md is written next to the model when training finishes "
+                          "(", html.Code("python app.py train"), "). Until then, treat its emotions as rough."],
+                         color="info", id="model-no-report")
+    return dbc.Card(dbc.CardBody(dcc.Markdown(report.markdown, className="model-report", id="model-report")))

@@ -1,0 +1,78 @@
+"""Recognize page: drop a photo, get every face boxed with its emotion probabilities."""
+
+from __future__ import annotations
+
+import dash
+import flask
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import figures
+from dashboard.context import preload_recognizer, recognizer
+from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
+from model.labels import COLOURS
+
+dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=1)
+
+
+def layout(**_query) -> html.Div:
+    """The upload zone; opening the page starts loading the model, while the user picks a photo."""
+    preload_recognizer(flask.current_app._get_current_object())
+    limits = f"JPG, PNG, WebP or BMP, up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB and {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
+    return html.Div([
+        html.H1("Recognize", className="h3"),
+        html.P("Photos are analysed in memory and never stored.", className="text-muted"),
+        dcc.Upload(id="recognize-upload", accept="image/*", multiple=False, className="upload-zone mb-3",
+                   className_active="upload-zone upload-zone-active mb-3",
+                   children=html.Div([html.Strong("Drop a photo here"), " or ", html.U("choose one"),
+                                      html.Div(limits, className="small text-muted mt-1")])),
+        dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
+    ])
+
+
+@callback(Output("recognize-result", "children"), Input("recognize-upload", "contents"),
+          State("recognize-upload", "filename"), prevent_initial_call=True)
+def recognize(contents, filename):
+    """Analyse the upload and show it; a refused upload becomes a message, never an error page."""
+    try:
+        analysis = analyse(recognizer(), contents, filename)
+    except UploadError as error:
+        return dbc.Alert([html.Strong(f"{filename or 'This file'}: "), str(error)], color="danger",
+                         id="recognize-error")
+    return _result(analysis, filename)
+
+
+def _result(analysis, filename: str | None) -> html.Div:
+    classified = [face for face in analysis.faces if face["probabilities"]]
+    summary = _summary(len(analysis.faces), len(classified), analysis, filename)
+    return dbc.Row([
+        dbc.Col([summary, html.Img(src=analysis.image, id="recognize-image", className="img-fluid rounded border",
+                                   alt=f"{filename} with the faces found boxed")], lg=7),
+        dbc.Col([_face_card(face) for face in analysis.faces], lg=5, id="recognize-faces"),
+    ], className="g-3")
+
+
+def _summary(found: int, classified: int, analysis, filename: str | None) -> dbc.Alert:
+    size = f"{analysis.width}×{analysis.height}, {analysis.seconds * 1000:.0f} ms"
+    if not found:
+        return dbc.Alert(f"No face found in {filename or 'this photo'} ({size}).", color="warning",
+                         id="recognize-summary")
+    text = f"{found} face{'s' if found > 1 else ''} found"
+    if classified < found:
+        text += f", {classified} readable"
+    return dbc.Alert(f"{text} ({size}).", color="success", id="recognize-summary", class_name="py-2")
+
+
+def _face_card(face: dict) -> dbc.Card:
+    """A face's thumbnail, its verdict in its emotion's colour, and its probability bars."""
+    emotion = face["emotion"]
+    colour = COLOURS.get(emotion, "#6c757d")
+    title = f"Face {face['number']}: {emotion} {face['confidence']:.0%}" if emotion else \
+        f"Face {face['number']}: not classified ({face['status']})"
+    header = html.Div([html.Img(src=face["thumbnail"], className="face-thumb me-3", alt=f"face {face['number']}"),
+                       html.Div(title, className="fw-semibold")], className="d-flex align-items-center")
+    body = [header]
+    if face["probabilities"]:
+        body.append(dcc.Graph(figure=figures.probability_figure(face["probabilities"]),
+                              config=figures.STATIC_CONFIG, className="face-probabilities"))
+    return dbc.Card(dbc.CardBody(body), className="mb-3 face-card", style={"borderLeft": f"6px solid {colour}"})

@@ -1,0 +1,414 @@
+"""Every SQL query the dashboard runs: read-only, parameterised, aggregated inside SQLite.
+
+Why it looks like this:
+- The dashboard never writes: connections open the file with `mode=ro`, so a bug here can
+  not damage a log that a daemon is writing.
+- Counts per time bucket come from the `emotion_minutes` rollup (maintained by the writer in
+  the same transaction as the detections) for every whole minute of a range, and from the
+  `ts` index of `detections` only for the partial minutes at its edges, so a month of history
+  is a few hundred thousand rollup rows, never ten million detections.
+- The counts and the highest detection id are read in one transaction (one snapshot), so live
+  refresh can later ask only for `id > last_id` without double counting or missing rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from model.labels import EMOTIONS
+
+# Bucket sizes the timeline may use, in seconds; the smallest that keeps a range under
+# MAX_BUCKETS wins: a minute shows seconds, a month shows hours.
+BUCKET_SIZES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+MAX_BUCKETS = 720
+SESSION_ROWS = 100
+EXPORT_CHUNK = 5_000
+# Faces per (hour, emotion) of ended sessions, by (file, session id, started_at, ended_at).
+_SESSION_HOURS: dict[tuple, dict[tuple[int, str], int]] = {}
+_CACHE_LOCK = threading.Lock()
+EXPORT_COLUMNS = ("id", "session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
+                  "confidence") + EMOTIONS
+
+
+class LogUnavailable(RuntimeError):
+    """The database file cannot be opened for reading (missing, unreadable, not SQLite)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the history page shows: a time range (UTC epoch seconds, end exclusive, None = open),
+    the sessions and the emotions (None = all, () = none)."""
+    start: float | None = None
+    end: float | None = None
+    sessions: tuple[int, ...] | None = None
+    emotions: tuple[str, ...] | None = None
+
+    def conditions(self, prefix: str = "") -> tuple[list[str], list]:
+        """SQL conditions (fixed text with `?` placeholders) and their parameters for the
+        session and emotion filters; the time range is handled by each query."""
+        clauses, params = [], []
+        if self.sessions is not None:
+            clauses.append(prefix + "session_id IN (" + ", ".join("?" * len(self.sessions)) + ")")
+            params += list(self.sessions)
+        if self.emotions is not None:
+            clauses.append(prefix + "emotion IN (" + ", ".join("?" * len(self.emotions)) + ")")
+            params += list(self.emotions)
+        return clauses, params
+
+
+@dataclass
+class LogStatus:
+    """What the dashboard sees in a database file, for the friendly messages of the pages.
+
+    `state` is one of "missing", "unreadable", "not-moodlog", "empty", "ok".
+    """
+    state: str
+    message: str
+    first_ts: float | None = None
+    last_ts: float | None = None
+    running: list[dict] = field(default_factory=list)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection; raises LogUnavailable when the file does not exist or is not SQLite."""
+    path = Path(path)
+    if not path.is_file():
+        raise LogUnavailable(f"no database at {path}")
+    uri = "file:" + urllib.request.pathname2url(str(path.resolve())) + "?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=5, check_same_thread=False)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise LogUnavailable(f"{path} cannot be read as SQLite ({error})") from None
+    connection.isolation_level = None  # explicit BEGIN/COMMIT only where a snapshot matters
+    return connection
+
+
+def describe(path: str | Path) -> LogStatus:
+    """The state of the log at `path`, never raising: what the page header and empty state say."""
+    try:
+        connection = connect(path)
+    except LogUnavailable as error:
+        missing = not Path(path).exists()
+        return LogStatus("missing" if missing else "unreadable", str(error))
+    try:
+        return _describe(connection, path)
+    except sqlite3.DatabaseError as error:
+        return LogStatus("unreadable", f"{path} cannot be read ({error})")
+    finally:
+        connection.close()
+
+
+def _describe(connection: sqlite3.Connection, path) -> LogStatus:
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"sessions", "detections", "emotion_minutes"} <= tables:
+        return LogStatus("not-moodlog", f"{path} is an SQLite file but not a Moodlog log "
+                                        "(no sessions/detections tables)")
+    first, last = data_bounds(connection)
+    running = [dict(zip(("id", "device", "host", "pid"), row)) for row in connection.execute(
+        "SELECT id, device, host, pid FROM sessions WHERE ended_at IS NULL ORDER BY id")]
+    if first is None:
+        return LogStatus("empty", "nothing captured yet", running=running)
+    return LogStatus("ok", "", first, last, running)
+
+
+def choose_bucket(seconds: float) -> int:
+    """The smallest bucket size (seconds) that splits `seconds` into at most MAX_BUCKETS buckets."""
+    for size in BUCKET_SIZES:
+        if seconds / size <= MAX_BUCKETS:
+            return size
+    return BUCKET_SIZES[-1]
+
+
+def data_bounds(connection: sqlite3.Connection) -> tuple[float | None, float | None]:
+    """(first ts, last ts) of all detections, from the `ts` index; (None, None) when empty.
+
+    Two statements on purpose: SQLite answers a lone MIN or MAX from one end of the index,
+    but `SELECT MIN(ts), MAX(ts)` scans the whole index (seconds on ten million rows).
+    """
+    first = connection.execute("SELECT MIN(ts) FROM detections").fetchone()[0]
+    last = connection.execute("SELECT MAX(ts) FROM detections").fetchone()[0]
+    return first, last
+
+
+def bucket_counts(connection: sqlite3.Connection, filters: Filters, bucket: int) -> tuple[list[tuple], int]:
+    """Faces per (bucket start, emotion) in the filtered range, and the highest detection id seen.
+
+    Returns `([(bucket_start_ts, emotion, faces), ...], last_id)`, summed over sessions; bucket
+    starts are multiples of `bucket` seconds since the epoch (UTC). Read in one snapshot.
+    """
+    connection.execute("BEGIN")
+    try:
+        last_id = connection.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
+        counts: dict[tuple, int] = {}
+        for key, faces in _range_counts(connection, filters, bucket):
+            counts[key] = counts.get(key, 0) + faces
+    finally:
+        connection.execute("COMMIT")
+    return sorted((start, emotion, faces) for (start, emotion), faces in counts.items()), last_id
+
+
+def _range_counts(connection, filters: Filters, bucket: int) -> Iterator[tuple[tuple, int]]:
+    """Rollup for the whole minutes of the range, detections for its partial edge minutes."""
+    if bucket % 60:
+        yield from _detection_counts(connection, filters, bucket)
+        return
+    first_minute = None if filters.start is None else math.ceil(filters.start / 60)
+    end_minute = None if filters.end is None else math.floor(filters.end / 60)
+    if first_minute is not None and end_minute is not None and end_minute <= first_minute:
+        yield from _detection_counts(connection, filters, bucket)
+        return
+    yield from _minute_counts(connection, filters, bucket, first_minute, end_minute)
+    if first_minute is not None and filters.start < first_minute * 60:
+        head = Filters(filters.start, first_minute * 60, filters.sessions, filters.emotions)
+        yield from _detection_counts(connection, head, bucket)
+    if end_minute is not None and end_minute * 60 < filters.end:
+        tail = Filters(end_minute * 60, filters.end, filters.sessions, filters.emotions)
+        yield from _detection_counts(connection, tail, bucket)
+
+
+def _detection_counts(connection, filters: Filters, bucket: int, after_id: int | None = None,
+                      up_to_id: int | None = None) -> Iterator[tuple[tuple, int]]:
+    clauses, params = _time_conditions(filters)
+    more_clauses, more_params = filters.conditions()
+    clauses += more_clauses
+    params += more_params
+    table = "detections"
+    if after_id is not None:
+        clauses += ["id > ?", "id <= ?"]
+        params += [after_id, up_to_id]
+        # New rows are a short id range; without this hint SQLite may pick the (session_id, ts)
+        # index for a session filter and scan a month of rows to find them.
+        table = "detections NOT INDEXED"
+    sql = ("SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, emotion, COUNT(*) FROM " + table
+           + _where(clauses) + " GROUP BY bucket, emotion")
+    for start, emotion, faces in connection.execute(sql, [bucket, bucket] + params):
+        yield (start, emotion), faces
+
+
+def _minute_counts(connection, filters: Filters, bucket: int, first_minute, end_minute):
+    """Whole minutes from the rollup; with hour-sized buckets, whole hours of ended sessions
+    come from a per-process cache and only the running sessions and edge minutes from SQL."""
+    if bucket % 3600:
+        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute)
+        return
+    first_hour = None if first_minute is None else -(-first_minute // 60)
+    end_hour = None if end_minute is None else end_minute // 60
+    if first_hour is not None and end_hour is not None and end_hour <= first_hour:
+        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute)
+        return
+    ended, running = _sessions_by_state(connection, filters)
+    for session_key in ended:
+        for (hour, emotion), faces in _ended_session_hours(connection, session_key).items():
+            if (first_hour is None or hour >= first_hour) and (end_hour is None or hour < end_hour) and \
+                    (filters.emotions is None or emotion in filters.emotions):
+                yield ((hour * 3600) // bucket * bucket, emotion), faces
+    live_filters = Filters(filters.start, filters.end, tuple(running), filters.emotions)
+    yield from _rollup_counts(connection, live_filters, bucket,
+                              None if first_hour is None else first_hour * 60, None if end_hour is None else end_hour * 60)
+    if first_hour is not None and first_minute < first_hour * 60:
+        yield from _rollup_counts(connection, filters, bucket, first_minute, first_hour * 60)
+    if end_hour is not None and end_hour * 60 < end_minute:
+        yield from _rollup_counts(connection, filters, bucket, end_hour * 60, end_minute)
+
+
+def _rollup_counts(connection, filters: Filters, bucket: int, first_minute, end_minute):
+    clauses, params = filters.conditions()
+    if first_minute is not None:
+        clauses.append("minute >= ?")
+        params.append(first_minute)
+    if end_minute is not None:
+        clauses.append("minute < ?")
+        params.append(end_minute)
+    sql = ("SELECT (minute * 60 / ?) * ? AS bucket, emotion, SUM(faces) FROM emotion_minutes"
+           + _where(clauses) + " GROUP BY bucket, emotion")
+    for start, emotion, faces in connection.execute(sql, [bucket, bucket] + params):
+        yield (start, emotion), faces
+
+
+def _sessions_by_state(connection, filters: Filters) -> tuple[list[tuple], list[int]]:
+    """Sessions the filter allows: ended ones as cache keys, running ones (no end yet) as ids."""
+    clauses, params = [], []
+    if filters.sessions is not None:
+        clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
+        params += list(filters.sessions)
+    identity = _file_identity(connection)
+    ended, running = [], []
+    for session_id, started_at, ended_at in connection.execute(
+            "SELECT id, started_at, ended_at FROM sessions" + _where(clauses), params):
+        if ended_at is None:
+            running.append(session_id)
+        else:
+            ended.append((identity, session_id, started_at, ended_at))
+    return ended, running
+
+
+def _ended_session_hours(connection, session_key: tuple) -> dict[tuple[int, str], int]:
+    """Faces per (hour since the epoch, emotion) of one ended session, counted once per process.
+
+    An ended session never changes (its writer flushed every row before closing it), so a
+    month of history costs one pass over the rollup per session, then nothing.
+    """
+    with _CACHE_LOCK:  # a visit during the start-up warm-up waits for it instead of repeating it
+        hours = _SESSION_HOURS.get(session_key)
+        if hours is None:
+            hours = {(hour, emotion): faces for hour, emotion, faces in connection.execute(
+                "SELECT minute / 60 AS hour, emotion, SUM(faces) FROM emotion_minutes WHERE session_id = ? "
+                "GROUP BY hour, emotion", [session_key[1]])}
+            _SESSION_HOURS[session_key] = hours
+        return hours
+
+
+def new_bucket_counts(connection: sqlite3.Connection, filters: Filters, bucket: int,
+                      after_id: int) -> tuple[list[tuple], int]:
+    """Like `bucket_counts`, but only for detections written after `after_id` (live refresh).
+
+    Uses the primary key, so its cost grows with the new rows, not with the log.
+    """
+    connection.execute("BEGIN")
+    try:
+        last_id = connection.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
+        rows = [(start, emotion, faces) for (start, emotion), faces in
+                _detection_counts(connection, filters, bucket, after_id, last_id)] if last_id > after_id else []
+    finally:
+        connection.execute("COMMIT")
+    return sorted(rows), max(last_id, after_id)
+
+
+def _time_conditions(filters: Filters) -> tuple[list[str], list]:
+    clauses, params = [], []
+    if filters.start is not None:
+        clauses.append("ts >= ?")
+        params.append(filters.start)
+    if filters.end is not None:
+        clauses.append("ts < ?")
+        params.append(filters.end)
+    return clauses, params
+
+
+def _where(clauses: list[str]) -> str:
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def session_choices(connection: sqlite3.Connection) -> list[dict]:
+    """Every session, newest first: `[{"id", "device", "started_at"}]` for the filter menus."""
+    rows = connection.execute("SELECT id, device, started_at FROM sessions ORDER BY started_at DESC LIMIT 1000")
+    return [dict(zip(("id", "device", "started_at"), row)) for row in rows]
+
+
+def sessions_of_devices(connection: sqlite3.Connection, devices) -> tuple[int, ...]:
+    """Ids of the sessions that captured from any of `devices`."""
+    devices = list(devices)
+    sql = "SELECT id FROM sessions WHERE device IN (" + ", ".join("?" * len(devices)) + ") ORDER BY id"
+    return tuple(row[0] for row in connection.execute(sql, devices))
+
+
+def session_table(connection: sqlite3.Connection, filters: Filters, now: float | None = None) -> list[dict]:
+    """Sessions overlapping the range, newest first, at most SESSION_ROWS.
+
+    Each row: id, device, started_at, duration (s), status, frames (analysed), faces and
+    dominant emotion over the whole session (from the rollup); faces 0 and dominant None when
+    the session logged no face.
+    """
+    now = time.time() if now is None else now
+    clauses, params = [], []
+    if filters.end is not None:
+        clauses.append("started_at < ?")
+        params.append(filters.end)
+    if filters.start is not None:
+        clauses.append("COALESCE(ended_at, updated_at, started_at) >= ?")
+        params.append(filters.start)
+    if filters.sessions is not None:
+        clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
+        params += list(filters.sessions)
+    sql = ("SELECT id, device, started_at, ended_at, updated_at, status, frames_analysed FROM sessions"
+           + _where(clauses) + " ORDER BY started_at DESC LIMIT ?")
+    rows = [_session_row(row, now) for row in connection.execute(sql, params + [SESSION_ROWS])]
+    _add_emotion_totals(connection, rows)
+    return rows
+
+
+def _session_row(row: tuple, now: float) -> dict:
+    session_id, device, started_at, ended_at, updated_at, status, frames = row
+    end = ended_at if ended_at is not None else (now if status == "running" else updated_at or started_at)
+    return {"id": session_id, "device": device, "started_at": started_at, "ended_at": ended_at,
+            "duration": max(0.0, end - started_at), "status": status or "", "frames": frames or 0, "faces": 0,
+            "dominant": None}
+
+
+def _add_emotion_totals(connection, rows: list[dict]) -> None:
+    """Fill faces and dominant emotion per session: ended sessions from the per-process cache
+    of their hours (shared with the timeline), running ones from the rollup."""
+    identity = _file_identity(connection)
+    running = {}
+    for row in rows:
+        if row["ended_at"] is None:
+            running[row["id"]] = row
+            continue
+        totals: dict[str, int] = {}
+        for (_, emotion), faces in _ended_session_hours(
+                connection, (identity, row["id"], row["started_at"], row["ended_at"])).items():
+            totals[emotion] = totals.get(emotion, 0) + faces
+        row["faces"] = sum(totals.values())
+        row["dominant"] = max(totals, key=totals.get) if totals else None
+    if running:
+        _count_session_totals(connection, running)
+
+
+def _count_session_totals(connection, by_id: dict[int, dict]) -> None:
+    best: dict[int, int] = {}
+    sql = ("SELECT session_id, emotion, SUM(faces) FROM emotion_minutes WHERE session_id IN ("
+           + ", ".join("?" * len(by_id)) + ") GROUP BY session_id, emotion")
+    for session_id, emotion, faces in connection.execute(sql, list(by_id)):
+        row = by_id[session_id]
+        row["faces"] += faces
+        if faces > best.get(session_id, 0):
+            best[session_id] = faces
+            row["dominant"] = emotion
+
+
+def warm_cache(path: str | Path) -> int:
+    """Count the hours of every ended session now (at server start), so that the first visit
+    finds them counted; returns how many sessions were counted. Never raises."""
+    try:
+        connection = connect(path)
+    except LogUnavailable:
+        return 0
+    try:
+        ended, _ = _sessions_by_state(connection, Filters())
+        for session_key in ended:
+            _ended_session_hours(connection, session_key)
+        return len(ended)
+    except sqlite3.DatabaseError:
+        return 0
+    finally:
+        connection.close()
+
+
+def _file_identity(connection) -> tuple:
+    """(path, inode) of the open database; with a session's start in the key, a replaced file
+    is not mistaken for the one counted before."""
+    path = connection.execute("PRAGMA database_list").fetchone()[2]
+    return path, os.stat(path).st_ino
+
+
+def export_rows(connection: sqlite3.Connection, filters: Filters) -> Iterator[tuple]:
+    """Every detection in the filtered range, oldest first, as tuples in EXPORT_COLUMNS order.
+
+    Fetched in chunks so that a month of detections streams without being held in memory.
+    """
+    clauses, params = _time_conditions(filters)
+    more_clauses, more_params = filters.conditions()
+    sql = ("SELECT " + ", ".join(EXPORT_COLUMNS) + " FROM detections" + _where(clauses + more_clauses)
+           + " ORDER BY ts, id")
+    cursor = connection.execute(sql, params + more_params)
+    while chunk := cursor.fetchmany(EXPORT_CHUNK):
+        yield from chunk

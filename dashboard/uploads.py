@@ -1,0 +1,115 @@
+"""Upload recognition: a browser upload in, faces with boxes and probabilities out, in memory.
+
+Limits are checked before any work: the encoded size before base64 decoding, the pixel
+count (in `model.images.load_image`) before any pixel is decoded, so a 20 MB file or a
+decompression bomb costs the server nothing. Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from model.errors import ImageError, MoodlogError
+from model.images import load_image
+from model.labels import COLOURS
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+PREVIEW_WIDTH = 1024
+THUMBNAIL = 96
+
+
+class UploadError(MoodlogError):
+    """The upload was refused: too large, not a file, or not an image."""
+
+
+@dataclass
+class Analysis:
+    """One analysed upload: a JPEG data URI of the image with the faces boxed, and one dict per
+    face (`Face.as_dict()` plus `number` and `thumbnail`, a JPEG data URI), largest first."""
+    image: str
+    width: int
+    height: int
+    faces: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a `data:...;base64,...` upload; UploadError past MAX_UPLOAD_BYTES."""
+    header, _, encoded = (contents or "").partition(",")
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise UploadError("the upload did not arrive as a file")
+    size = len(encoded) * 3 // 4
+    if size > MAX_UPLOAD_BYTES:
+        raise UploadError(f"the file is {size / 1024 / 1024:.1f} MB; the limit is "
+                          f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise UploadError("the upload is damaged (bad base64)") from None
+
+
+def analyse(recognizer, contents: str, filename: str | None = None) -> Analysis:
+    """Decode, check and recognise one upload; raises UploadError with a message for the user."""
+    began = time.perf_counter()
+    data = decode_upload(contents)
+    try:
+        image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS)
+    except ImageError as error:
+        raise UploadError(str(error).replace("upload: ", "", 1)) from None
+    faces = recognizer.recognize(image)
+    described = [dict(face.as_dict(), number=i + 1, thumbnail=thumbnail(image, face.box))
+                 for i, face in enumerate(faces)]
+    preview = annotated_preview(image, faces)
+    return Analysis(preview, image.shape[1], image.shape[0], described, time.perf_counter() - began)
+
+
+def annotated_preview(image: np.ndarray, faces) -> str:
+    """The image shrunk to PREVIEW_WIDTH with each face boxed in its emotion's colour and numbered."""
+    scale = min(1.0, PREVIEW_WIDTH / image.shape[1])
+    preview = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image.copy()
+    thickness = max(2, preview.shape[1] // 300)
+    for number, face in enumerate(faces, start=1):
+        box = face.box.scaled(scale)
+        colour = bgr(COLOURS[face.emotion]) if face.emotion else (255, 255, 255)
+        cv2.rectangle(preview, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, thickness)
+        _label(preview, str(number), (box.x, box.y), colour, thickness)
+    return jpeg_uri(preview)
+
+
+def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour, thickness: int) -> None:
+    """A filled tag with the face number at the top-left corner of its box."""
+    scale = max(0.8, image.shape[1] / 700)
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x, y = corner[0], max(corner[1], height + baseline + 4)
+    cv2.rectangle(image, (x, y - height - baseline - 4), (x + width + 8, y), colour, cv2.FILLED)
+    cv2.putText(image, text, (x + 4, y - baseline - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness,
+                cv2.LINE_AA)
+
+
+def thumbnail(image: np.ndarray, box) -> str:
+    """A square JPEG data URI of one face, THUMBNAIL pixels wide."""
+    side = max(box.w, box.h)
+    left, top = max(0, box.x + box.w // 2 - side // 2), max(0, box.y + box.h // 2 - side // 2)
+    crop = image[top:top + side, left:left + side]
+    if crop.size == 0:
+        crop = np.zeros((THUMBNAIL, THUMBNAIL, 3), np.uint8)
+    return jpeg_uri(cv2.resize(crop, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA))
+
+
+def jpeg_uri(image: np.ndarray, quality: int = 85) -> str:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise UploadError("could not encode the preview")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def bgr(hex_colour: str) -> tuple[int, int, int]:
+    """'#RRGGBB' -> (B, G, R) for OpenCV drawing."""
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (5, 3, 1))

@@ -1,0 +1,147 @@
+"""Real videos for the capture tests, built from real face images, and ways to run the daemon."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = (320, 240)            # width, height: small frames keep the Haar detector quick on 2 cores
+FACE_SIDE = 112              # FER2013's 48 px faces, enlarged 2.3x
+
+
+def background(index: int = 0) -> np.ndarray:
+    """A smooth, self-contained backdrop (a lit wall): gradients, no face-like pattern."""
+    x = np.linspace(0, 1, SIZE[0], dtype=np.float32)[None, :]
+    y = np.linspace(0, 1, SIZE[1], dtype=np.float32)[:, None]
+    grey = 90 + 60 * x + 40 * y + 10 * np.sin(6 * x + index / 10)
+    return cv2.merge([grey.astype(np.uint8)] * 3)
+
+
+def place(frame: np.ndarray, face: np.ndarray, left: int, top: int) -> tuple[int, int, int, int]:
+    """Paste a face (grey or BGR) at (left, top); returns its box (x, y, w, h)."""
+    if face.ndim == 2:
+        face = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    frame[top:top + face.shape[0], left:left + face.shape[1]] = face
+    return left, top, face.shape[1], face.shape[0]
+
+
+def write_video(path: Path, frames, fps: float = 30.0) -> Path:
+    """An MJPG AVI, as many USB cameras produce, written with cv2.VideoWriter."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
+    assert writer.isOpened(), "this OpenCV cannot write MJPG video"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def enlarged(path: Path) -> np.ndarray:
+    return cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (FACE_SIDE, FACE_SIDE),
+                      interpolation=cv2.INTER_CUBIC)
+
+
+def overlap(a, b) -> float:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(width, 0) * max(height, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def found_alone(recognizer, frame: np.ndarray, box) -> bool:
+    """The recognizer finds exactly one classifiable face, on the placed box."""
+    faces = recognizer.recognize(frame)
+    return len(faces) == 1 and faces[0].status == "ok" and \
+        overlap((faces[0].box.x, faces[0].box.y, faces[0].box.w, faces[0].box.h), box) > 0.5
+
+
+def detectable_fer_faces(fer2013: Path, recognizer, per_emotion: int, emotions) -> list[tuple[str, np.ndarray]]:
+    """FER2013 test faces that the detector finds once enlarged; about 60% are (measured), so screen."""
+    chosen = []
+    for emotion in emotions:
+        found = 0
+        for path in sorted((fer2013 / "test" / emotion).glob("*"))[:60]:
+            face = enlarged(path)
+            frame = background()
+            box = place(frame, face, 100, 60)
+            if found_alone(recognizer, frame, box):
+                chosen.append((emotion, face))
+                found += 1
+                if found == per_emotion:
+                    break
+    return chosen
+
+
+def moving_face_video(path: Path, faces, frames_each: int, step: int = 3, repeat: int = 1):
+    """Each face moves across the frame for `frames_each` frames, starting on alternate sides
+    (so that a tracker sees a new face, not a jump); returns the placed (emotion, box) per frame."""
+    frames, placed = [], []
+    for _ in range(repeat):
+        for number, (emotion, face) in enumerate(faces):
+            for i in range(frames_each):
+                frame = background(len(frames))
+                box = place(frame, face, (40 if number % 2 == 0 else 170) + step * (i % 12), 50 + (i % 4))
+                frames.append(frame)
+                placed.append((emotion, box))
+    write_video(path, frames)
+    return placed
+
+
+def db_rows(db_path: Path, sql: str, params=()) -> list[sqlite3.Row]:
+    connection = sqlite3.connect(db_path, timeout=30)
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+def count_rows(db_path: Path) -> int:
+    if not Path(db_path).exists():
+        return 0
+    try:
+        return db_rows(db_path, "SELECT count(*) AS n FROM detections")[0]["n"]
+    except sqlite3.OperationalError:      # tables not created yet
+        return 0
+
+
+def start_app(*args, env=None) -> subprocess.Popen:
+    """The real `python app.py start ...`, niced, in its own process group."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.Popen(["nice", "-n", "5", sys.executable, str(ROOT / "app.py"), "start", *map(str, args)],
+                            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def summary_number(stdout: str, label: str) -> int:
+    """A number from the daemon's summary, e.g. 'faces logged: 42'."""
+    for line in stdout.splitlines():
+        if label in line:
+            return int(line.split(label)[1].split()[0])
+    raise AssertionError(f"{label!r} not in summary:\n{stdout}")

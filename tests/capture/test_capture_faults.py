@@ -1,0 +1,113 @@
+"""A live stream that drops and comes back, or drops for good; a log that is busy for a while."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+import time
+
+import pytest
+
+from capture.daemon import CaptureOptions, run
+from capture.log import LogWriter, open_log, start_session
+from capture_helpers import ROOT, background, count_rows, db_rows, detectable_fer_faces, place, wait_for
+
+sys.path.insert(0, str(ROOT / "bench"))
+from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP MJPEG camera)
+
+
+@pytest.fixture(scope="module")
+def face_jpegs(fer2013, recognizer):
+    emotion, face = detectable_fer_faces(fer2013, recognizer, 1, ("happy",))[0]
+    frames = []
+    for i in range(20):
+        frame = background(i)
+        place(frame, face, 90 + i, 60)
+        frames.append(frame)
+    return encode_frames(frames)
+
+
+def run_in_background(options, recognizer, stop):
+    """run() on a worker thread (signals stay with pytest); returns the thread and its result."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("summary", run(options, recognizer=recognizer, stop=stop)))
+    thread.start()
+    return thread, result
+
+
+def test_a_stream_that_drops_is_reopened_and_the_gap_logged(face_jpegs, tmp_path, recognizer):
+    camera = MjpegServer(face_jpegs, fps=15).start()
+    db, stop = tmp_path / "moodlog.db", threading.Event()
+    thread, result = run_in_background(CaptureOptions(camera.url, db=db, reconnect=30, quiet=True), recognizer, stop)
+    assert wait_for(lambda: count_rows(db) > 5, 60)
+    camera.stop()                                  # the camera goes off the network for 2 s
+    time.sleep(2.0)
+    camera.start()
+    back_at = time.time()
+    assert wait_for(lambda: db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts > ?", [back_at])[0]["n"] > 5, 60)
+    stop.set()
+    thread.join(30)
+    camera.stop()
+    summary = result["summary"]
+    gap, = db_rows(db, "SELECT * FROM gaps")
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert summary.status == "stopped" and summary.error is None and session["status"] == "stopped"
+    assert gap["reason"] == "source lost, reconnected" and 1.5 < gap["ended_at"] - gap["started_at"] < 15
+    assert session["reconnects"] == 1
+    # Live: the newest frame is analysed, stale ones dropped and counted (one may be in hand at stop).
+    assert 0 <= session["frames_read"] - session["frames_analysed"] - session["frames_dropped"] <= 1
+    before = db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts < ?", [gap["started_at"]])[0]["n"]
+    after = db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts > ?", [gap["ended_at"]])[0]["n"]
+    assert before > 5 and after > 5 and before + after == count_rows(db) == session["faces"]
+
+
+def test_a_stream_gone_for_good_is_given_up_after_the_reconnect_window(face_jpegs, tmp_path, recognizer):
+    camera = MjpegServer(face_jpegs, fps=15).start()
+    db, stop = tmp_path / "moodlog.db", threading.Event()
+    thread, result = run_in_background(CaptureOptions(camera.url, db=db, reconnect=2, quiet=True), recognizer, stop)
+    assert wait_for(lambda: count_rows(db) > 5, 60)
+    camera.stop()
+    lost_at = time.time()
+    thread.join(60)
+    summary = result["summary"]
+    assert summary.status == "source lost" and "could not reopen it within 2 s" in str(summary.error)
+    assert time.time() - lost_at < 15
+    session, = db_rows(db, "SELECT * FROM sessions")
+    gap, = db_rows(db, "SELECT * FROM gaps")
+    assert session["status"] == "source lost" and session["ended_at"] is not None
+    assert gap["reason"] == "source lost, gave up" and gap["ended_at"] - gap["started_at"] >= 2
+    assert count_rows(db) == session["faces"] == summary.counters["faces"]
+
+
+def test_rows_wait_in_memory_while_the_log_is_locked_and_none_is_lost(tmp_path):
+    db_path = tmp_path / "moodlog.db"
+    db = open_log(db_path)
+    writer = LogWriter(db, start_session(db, device="d", model="m", detector="haar"), batch_seconds=0)
+    db.conn.execute("PRAGMA busy_timeout = 50")  # fail fast, instead of waiting 30 s, for the test
+    blocker = sqlite3.connect(db_path)
+    blocker.execute("BEGIN IMMEDIATE")           # another process holds the write lock
+    probabilities = [0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]
+    for frame in range(10):
+        writer.add(time.time(), frame, 0, (1, 2, 3, 4), probabilities)
+    assert writer.failures > 0 and len(writer.pending) == 10 and count_rows(db_path) == 0
+    blocker.rollback()
+    writer.close()
+    assert count_rows(db_path) == 10 and writer.written == 10
+    assert {r["emotion"] for r in db_rows(db_path, "SELECT emotion FROM detections")} == {"happy"}
+
+
+def test_a_version_1_log_is_migrated_in_place(tmp_path):
+    db_path = tmp_path / "old.db"
+    old = sqlite3.connect(db_path)
+    old.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, device TEXT, started_at FLOAT, ended_at FLOAT, "
+                "updated_at FLOAT, model TEXT, detector TEXT, host TEXT, pid INTEGER, status TEXT, "
+                "frames_read INTEGER DEFAULT 0, frames_analysed INTEGER DEFAULT 0, faces INTEGER DEFAULT 0, fps FLOAT)")
+    old.execute("INSERT INTO sessions (device, started_at, ended_at, status) VALUES ('0', 1, 2, 'stopped')")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    open_log(db_path)
+    session, = db_rows(db_path, "SELECT * FROM sessions")
+    assert session["faces_unclassified"] == 0 and session["device"] == "0"
+    assert db_rows(db_path, "PRAGMA user_version")[0][0] == 2

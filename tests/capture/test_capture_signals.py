@@ -1,0 +1,78 @@
+"""Stopping the real `app.py start` mid-run: every analysed face's row is on disk afterwards."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+
+import pytest
+
+from capture.log import open_log, start_session
+from capture_helpers import (count_rows, db_rows, detectable_fer_faces, moving_face_video, start_app,
+                             summary_number, wait_for)
+
+STARTUP_SECONDS = 120   # TensorFlow's import and the model load, on a busy machine
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory, fer2013, recognizer):
+    """Half a minute of video (900 frames): far longer than any test lets the daemon run."""
+    faces = detectable_fer_faces(fer2013, recognizer, 1, ("happy", "neutral"))
+    path = tmp_path_factory.mktemp("video") / "long.avi"
+    moving_face_video(path, faces, frames_each=30, repeat=15)
+    return path
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
+                         ids=["sigterm", "ctrl-c-twice"])
+def test_a_stop_signal_flushes_every_row_and_closes_the_session(long_video, tmp_path, signals):
+    db = tmp_path / "moodlog.db"
+    process = start_app(long_video, "--db", db)
+    assert wait_for(lambda: count_rows(db) > 0, STARTUP_SECONDS), process.communicate()[1][-2000:]
+    time.sleep(0.5)                               # rows pending in memory, not yet committed
+    for number in signals:
+        process.send_signal(number)
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["status"] == "stopped" and session["ended_at"] is not None
+    assert session["frames_analysed"] < 900, "the daemon finished the video before the signal"
+    faces_analysed = summary_number(stdout, "faces logged:")
+    assert faces_analysed > 0
+    assert count_rows(db) == faces_analysed == session["faces"]
+
+
+def test_kill_9_keeps_the_database_consistent_and_loses_at_most_a_batch(long_video, tmp_path):
+    db = tmp_path / "moodlog.db"
+    process = start_app(long_video, "--db", db, "--quiet")
+    assert wait_for(lambda: count_rows(db) > 20, STARTUP_SECONDS), process.communicate()[1][-2000:]
+    time.sleep(1.5)
+    process.kill()
+    killed_at = time.time()
+    process.wait(timeout=30)
+    assert db_rows(db, "PRAGMA integrity_check")[0][0] == "ok"
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["ended_at"] is None
+    # The heartbeat is committed with each batch, at most a second apart (plus one slow frame).
+    assert killed_at - session["updated_at"] < 2.5
+    assert count_rows(db) == session["faces"]
+    # The next daemon to open the log closes the session that the crash left open.
+    log = open_log(db)
+    start_session(log, device="next", model="m", detector="d")
+    crashed, = db_rows(db, "SELECT * FROM sessions WHERE id = ?", [session["id"]])
+    assert crashed["status"] == "crashed" and crashed["ended_at"] == session["updated_at"]
+
+
+def test_an_unopenable_device_exits_2_with_a_clear_message_and_no_session(tmp_path):
+    db = tmp_path / "moodlog.db"
+    for device, words in [("97", "cannot open camera 97"), (tmp_path / "missing.mp4", "no such file"),
+                          ("rtsp://127.0.0.1:9/none", "cannot open stream")]:
+        process = start_app(device, "--db", db)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 2
+        assert stderr.startswith("error: ") and words in stderr and "Traceback" not in stderr
+        if device == "97":
+            assert "list cameras" in stderr
+    assert not db.exists() or not db_rows(db, "SELECT * FROM sessions")

@@ -1,0 +1,162 @@
+"""The dashboard in headless Chromium against the real server and a log written by the real writer."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements.txt)")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from capture.log import open_log  # noqa: E402
+from e2e_support import PHONE, Server, screenshot  # noqa: E402
+from logdata import write_session  # noqa: E402
+
+WAIT = 30
+
+
+def distribution(driver) -> dict[str, float] | None:
+    """Faces per emotion as drawn in the distribution chart (read from Plotly's own data)."""
+    data = driver.execute_script(
+        "const g = document.querySelector('#history-distribution .js-plotly-plot');"
+        "if (!g || !g.data || !g.data.length) return null;"
+        "return {y: Array.from(g.data[0].y), x: Array.from(g.data[0].x)};")
+    return None if data is None else dict(zip(data["y"], data["x"]))
+
+
+def timeline_traces(driver) -> list[str]:
+    return driver.execute_script(
+        "const g = document.querySelector('#history-timeline .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => t.name) : [];")
+
+
+def texts(driver, css: str) -> list[str]:
+    """Inner text of every element matching `css`, read in one go (the page may redraw between reads)."""
+    return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText)", css)
+
+
+def wait_for(driver, condition, timeout: float = WAIT):
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+
+
+def open_history(driver, server) -> dict[str, float]:
+    driver.get(server.url + "/")
+    return wait_for(driver, lambda d: distribution(d))
+
+
+def test_history_renders_charts_from_the_log(browser, server, log_db):
+    shown = open_history(browser, server)
+    assert sum(shown.values()) == 420
+    assert (shown["happy"], shown["sad"], shown["angry"]) == (200, 100, 120)
+    assert len(timeline_traces(browser)) == 7
+    rows = wait_for(browser, lambda d: texts(d, "#history-sessions tbody tr"))
+    assert len(rows) == 2 and "angry" in rows[0] and "happy" in rows[1]
+    export = browser.find_element(By.ID, "history-export").get_attribute("href")
+    with urllib.request.urlopen(export, timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    assert lines[0].startswith("local_time,id,session_id,ts,") and len(lines) == 1 + 420
+    screenshot(browser, "history-laptop")
+    screenshot(browser, "history-phone", PHONE)
+
+
+def test_filters_change_what_is_shown(browser, server):
+    open_history(browser, server)
+    browser.find_element(By.XPATH, "//label[.//span[text()='angry']]").click()
+    wait_for(browser, lambda d: sum(distribution(d).values()) == 300)
+    assert "angry" not in distribution(browser)
+    assert "angry" not in timeline_traces(browser)
+
+    browser.find_element(By.XPATH, "//label[.//span[text()='angry']]").click()
+    browser.find_element(By.ID, "history-devices").click()
+    option = wait_for(browser, lambda d: d.find_element(
+        By.XPATH, "//div[contains(@class, 'dash-dropdown-content')]//label[.//span[text()='cam']]"))
+    option.click()
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait_for(browser, lambda d: (distribution(d) or {}).get("happy") == 0 and sum(distribution(d).values()) == 120)
+    wait_for(browser, lambda d: len(texts(d, "#history-sessions tbody tr")) == 1)
+    screenshot(browser, "history-filtered")
+
+    Select(browser.find_element(By.ID, "history-range")).select_by_value("1h")
+    message = wait_for(browser, lambda d: texts(d, "#history-none"))[0]
+    assert "No faces in this range" in message
+
+
+def test_live_refresh_shows_rows_added_after_opening(browser, server, log_db):
+    before = open_history(browser, server)
+    assert "fear" in before
+    db = open_log(log_db[0])
+    now = time.time()
+    write_session(db, "live-camera", [(now + i * 0.1, "fear") for i in range(12)], close=False)
+    db.close()
+    wait_for(browser, lambda d: (distribution(d) or {}).get("fear") == before["fear"] + 12)
+    assert "live" in texts(browser, "#history-status")[0]
+    screenshot(browser, "history-live")
+
+
+def upload(driver, server, path) -> None:
+    driver.get(server.url + "/recognize")
+    field = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#recognize-upload input[type=file]"))
+    field.send_keys(str(path))
+
+
+def test_recognize_boxes_a_real_face_with_probabilities(browser, server, face_photos):
+    photo = sorted((face_photos / "cfd" / "happy").glob("*.jpg"))[0]
+    upload(browser, server, photo)
+    cards = wait_for(browser, lambda d: texts(d, "#recognize-faces .face-card"), timeout=90)
+    assert browser.find_element(By.ID, "recognize-image").get_attribute("src").startswith("data:image/jpeg")
+    assert "found" in texts(browser, "#recognize-summary")[0]
+    bars = browser.execute_script(
+        "const g = document.querySelector('#recognize-faces .js-plotly-plot');"
+        "return g && g.data ? Array.from(g.data[0].x) : null;")
+    assert bars is not None and len(bars) == 7 and abs(sum(bars) - 1) < 0.01
+    assert "Face 1:" in cards[0]
+    screenshot(browser, "recognize-laptop")
+    screenshot(browser, "recognize-phone", PHONE)
+
+
+def test_recognize_refuses_a_text_file_and_keeps_serving(browser, server, tmp_path):
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is a text file wearing a .jpg name\n" * 50)
+    upload(browser, server, fake)
+    error = wait_for(browser, lambda d: texts(d, "#recognize-error"), timeout=90)[0]
+    assert "not an image" in error
+    screenshot(browser, "recognize-error")
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_blank_png())
+    upload(browser, server, blank)
+    summary = wait_for(browser, lambda d: texts(d, "#recognize-summary"), timeout=90)[0]
+    assert "No face found" in summary
+
+
+def test_model_page_shows_report_or_says_it_is_missing(browser, server):
+    browser.get(server.url + "/model")
+    found = wait_for(browser, lambda d: d.find_elements(By.ID, "model-report") or
+                     d.find_elements(By.ID, "model-no-report"))
+    assert found[0].text.strip()
+    screenshot(browser, "model-laptop")
+    screenshot(browser, "model-phone", PHONE)
+
+
+def test_empty_log_shows_how_to_start(browser, tmp_path):
+    server = Server(tmp_path / "not-yet.db", tmp_path / "dashboard.log")
+    try:
+        browser.get(server.url + "/")
+        message = wait_for(browser, lambda d: texts(d, "#history-empty"))[0]
+        assert "Nothing captured yet" in message and "python app.py start 0" in message
+        screenshot(browser, "history-empty")
+    finally:
+        server.stop()
+
+
+def _blank_png() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, encoded = cv2.imencode(".png", np.full((240, 320, 3), 200, np.uint8))
+    assert ok
+    return encoded.tobytes()

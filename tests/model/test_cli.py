@@ -1,0 +1,78 @@
+"""The real app.py, run as users run it: predict, evaluate, train, and clear errors for bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def app(*args, timeout=600):
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def assert_clean_error(result, pattern):
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    assert pattern in (result.stderr + result.stdout), result.stderr + result.stdout
+
+
+def test_predict_prints_json_and_writes_annotated_images(face_photos, tmp_path):
+    photo = sorted((face_photos / "cfd" / "happy").glob("*"))[0]
+    empty = sorted((face_photos / "nonface").glob("*"))[0]
+    result = app("predict", photo, empty, "--json", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report[0]["faces"]) == 1 and report[0]["faces"][0]["emotion"] is not None
+    assert report[1]["faces"] == []
+    assert (tmp_path / f"{photo.stem}.annotated.jpg").stat().st_size > 10_000
+
+
+def test_predict_says_no_face_found_in_text_mode(face_photos):
+    result = app("predict", sorted((face_photos / "nonface").glob("*"))[0])
+    assert result.returncode == 0 and "no face found" in result.stdout
+
+
+def test_predict_refuses_a_text_file_without_a_traceback(tmp_path):
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is not a photo")
+    assert_clean_error(app("predict", fake), "not an image")
+
+
+def test_evaluate_scores_a_folder_and_writes_a_report(fer2013, tmp_path):
+    for emotion_dir in (fer2013 / "test").iterdir():
+        target = tmp_path / "faces" / emotion_dir.name
+        target.mkdir(parents=True)
+        for image in sorted(emotion_dir.iterdir())[:15]:
+            shutil.copy(image, target)
+    result = app("evaluate", "--data", tmp_path / "faces", "--report", tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    assert "faces: accuracy" in result.stdout and "on 105 images" in result.stdout
+    assert (tmp_path / "report" / "confusion.png").exists() and "| disgust |" in (tmp_path / "report" / "REPORT.md").read_text()
+
+
+def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer2013, tmp_path):
+    result = app("train", "--data", fer2013, "--limit", 350, "--epochs", 1, "--out", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    from model.classifier import EmotionClassifier
+
+    probabilities = EmotionClassifier(tmp_path / "moodnet.keras").predict([[[0] * 48] * 48])
+    assert probabilities.shape == (1, 7)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "test: accuracy" in report and "Training time" in report and "--limit 350" in report
+    assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
+
+
+def test_training_errors_are_one_line_messages(tmp_path):
+    assert_clean_error(app("train", "--data", tmp_path / "absent"), "no dataset at")
+    (tmp_path / "fer" / "train" / "smiling").mkdir(parents=True)
+    assert_clean_error(app("train", "--data", tmp_path / "fer"), "not emotion names")
+    assert_clean_error(app("train", "--resume", "--out", tmp_path / "fresh"), "no checkpoint")
+    bad_model = tmp_path / "m.keras"
+    bad_model.write_text("nope")
+    assert_clean_error(app("evaluate", "--data", tmp_path / "fer", "--model", bad_model), "")

@@ -1,0 +1,61 @@
+"""Detection and recognition on real photos: faces where they are, none where there are none."""
+
+import numpy as np
+import pytest
+
+from model.faces import DETECTORS, get_detector
+from model.images import load_image
+from model.labels import EMOTIONS
+from model.recognizer import OK, TOO_SMALL, Recognizer
+
+
+def photos(folder, pattern="*/*", step=1):
+    return sorted(folder.glob(pattern))[::step]
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_each_detector_boxes_the_face_in_real_portraits(name, face_photos):
+    detector = get_detector(name)
+    for path in photos(face_photos / "cfd", step=40):
+        image = load_image(path)
+        boxes = detector.detect(image)
+        assert boxes, f"{name} found no face in {path.name}"
+        box = max(boxes, key=lambda b: b.w * b.h)
+        centre_x, centre_y = (box.x + box.w / 2) / image.shape[1], (box.y + box.h / 2) / image.shape[0]
+        # CFD portraits: one face, centred horizontally, in the upper-middle of the frame.
+        assert 0.35 < centre_x < 0.65 and 0.25 < centre_y < 0.65, (name, path.name, box)
+        assert 0.2 < box.w / image.shape[1] < 0.8
+
+
+def test_default_detector_finds_nothing_in_face_free_photos(face_photos, recognizer):
+    found = {path.name: len(recognizer.recognize(load_image(path))) for path in photos(face_photos / "nonface", "*")}
+    assert len(found) >= 10
+    assert sum(found.values()) == 0, found
+
+
+def test_recognize_gives_a_full_result_per_face(face_photos, recognizer):
+    faces = recognizer.recognize(load_image(sorted((face_photos / "cfd" / "happy").glob("*"))[0]))
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.status == OK and face.emotion in EMOTIONS
+    assert face.probabilities.shape == (7,) and abs(float(face.probabilities.sum()) - 1) < 1e-4
+    assert face.as_dict()["box"]["w"] > 100
+
+
+def test_recognizer_reads_happy_portraits_as_happy(face_photos, recognizer):
+    paths = photos(face_photos / "cfd" / "happy", "*", step=3)
+    emotions = [recognizer.recognize(load_image(path))[0].emotion for path in paths]
+    assert emotions.count("happy") / len(emotions) > 0.6, emotions
+
+
+def test_small_faces_are_reported_not_guessed(face_photos, recognizer):
+    image = load_image(sorted((face_photos / "cfd" / "neutral").glob("*"))[0])
+    tiny = np.ascontiguousarray(image[::24, ::24])  # the face shrinks to about 30 pixels
+    strict = Recognizer(recognizer.classifier, recognizer.detector_name, min_face=200)
+    faces = strict.recognize(load_image(sorted((face_photos / "cfd" / "neutral").glob("*"))[0])[::4, ::4].copy())
+    assert faces and all(face.status == TOO_SMALL and face.emotion is None for face in faces)
+    assert all(face.emotion is None for face in recognizer.recognize(tiny) if face.status != OK)
+
+
+def test_a_blank_image_has_no_face(recognizer):
+    assert recognizer.recognize(np.full((480, 640, 3), 127, np.uint8)) == []

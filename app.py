@@ -12,10 +12,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def train_command(args) -> int:
+    import signal
+
     from model.train import TrainConfig, TrainingInterrupted, train
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops like Ctrl+C: checkpoint kept
     config = TrainConfig(**{k: v for k, v in vars(args).items()
-                            if k in TrainConfig.__dataclass_fields__ and v is not None})
+                            if k in TrainConfig.__dataclass_fields__ and k != "command" and v is not None})
     try:
         path = train(config)
     except TrainingInterrupted as stop:
@@ -61,6 +64,8 @@ def add_train(commands) -> None:
                        help="drop training images in which the detector finds no face")
     train.add_argument("--detector", help="face detector for --extra and --filter-faces (default: the run-time one)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    train.add_argument("--init", metavar="MODEL",
+                       help="start from this trained model's weights (a warm restart that fine-tunes it further)")
     train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
     train.add_argument("--limit", type=int, help="use at most N images per split, balanced (smoke runs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")

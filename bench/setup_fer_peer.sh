@@ -9,5 +9,5 @@ python3 -m venv .venv-fer
 .venv-fer/bin/pip install -q tensorflow-cpu==2.21.0 opencv-python-headless==4.13.0.92 pandas==3.1.1 \
     tqdm==4.70.1 pillow==13.0.0 requests==2.32.5 'setuptools<81' matplotlib==3.11.2
 .venv-fer/bin/pip install -q --no-deps fer==25.10.3
-.venv-fer/bin/python -c "from fer import FER; FER(mtcnn=False)" && touch .venv-fer/READY
+.venv-fer/bin/python -c "from fer.fer import FER; FER(mtcnn=False)" && touch .venv-fer/READY
 echo "fer peer ready in bench/.venv-fer"

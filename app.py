@@ -57,15 +57,21 @@ def add_train(commands) -> None:
     train.add_argument("--epochs", type=int, help="passes over the training data (default 30)")
     train.add_argument("--batch-size", type=int, help="faces per step (default 128)")
     train.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (default 0.002)")
-    train.add_argument("--width", type=int, help="channels of the first stage (default 16)")
+    train.add_argument("--widths", help="channels of each network stage (default 16,32,96,192)")
+    train.add_argument("--class-weight", choices=("none", "sqrt", "balanced"),
+                       help="weigh rare emotions up in the loss (default sqrt)")
     train.add_argument("--seed", type=int, help="random seed (default 1)")
     train.add_argument("--extra", action="store_true", help="also train on extra-images/<emotion>/*")
+    train.add_argument("--extra-dir", metavar="DIR", help="where --extra looks (default: extra-images/)")
     train.add_argument("--filter-faces", action="store_true",
                        help="drop training images in which the detector finds no face")
     train.add_argument("--detector", help="face detector for --extra and --filter-faces (default: the run-time one)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     train.add_argument("--init", metavar="MODEL",
                        help="start from this trained model's weights (a warm restart that fine-tunes it further)")
+    train.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+                       help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere "
+                            "(default float32; see bench/train_speed.py)")
     train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
     train.add_argument("--limit", type=int, help="use at most N images per split, balanced (smoke runs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,9 +1,10 @@
 """The emotion CNN: a compact VGG-style network sized for CPU training and inference.
 
-Why this shape: on the 2-core CPU that Moodlog is trained on, a 4-stage VGG of width 32
-(1.2 M parameters, 117 M multiply-adds) trains at ~47 faces/s, ten minutes an epoch; width 16
-(0.3 M parameters, 29 M multiply-adds) trains at ~190 faces/s, so dozens of epochs fit in one
-session, and it classifies one face in ~1 ms on one core (figures in bench/RESULTS.md).
+Why this shape: it must train in one session on a 2-core CPU and read a face in about a
+millisecond on one core. A 4-stage VGG of widths 32-64-128-256 (1.2 M parameters, 117 M
+multiply-adds) trains 4x slower than 16-32-64-128 (0.3 M, 29 M), which fits dozens of epochs in
+a session but underfits (training accuracy no higher than validation). Widening only the two
+low-resolution stages adds capacity where it is cheap (figures in bench/RESULTS.md).
 Scaling to 48x48 grey float happens inside the model, so every caller feeds raw uint8 pixels.
 """
 
@@ -15,19 +16,26 @@ from keras import layers
 INPUT_SHAPE = (48, 48, 1)
 
 
-def build_model(input_shape=INPUT_SHAPE, num_classes: int = 7, width: int = 16,
+# Channels per stage. The last two stages work on 12x12 and 6x6 maps, so widening them buys
+# capacity for few multiply-adds: 16-32-96-192 has 3.9x the parameters of 16-32-64-128 for
+# 1.6x the compute.
+WIDTHS = (16, 32, 96, 192)
+
+
+def build_model(input_shape=INPUT_SHAPE, num_classes: int = 7, widths=WIDTHS,
                 dropout: float = 0.4) -> keras.Model:
-    """Four stages of two 3x3 conv-BN-ReLU and a 2x2 max-pool, widths w, 2w, 4w, 8w; softmax head."""
-    if width < 4 or num_classes < 2:
-        raise ValueError(f"width must be >= 4 and num_classes >= 2, got {width}, {num_classes}")
+    """Stages of two 3x3 conv-BN-ReLU and a 2x2 max-pool, one per entry of `widths`; softmax head."""
+    widths = tuple(int(w) for w in widths)
+    if not widths or min(widths) < 4 or num_classes < 2 or 48 >> len(widths) < 2:
+        raise ValueError(f"need 1-4 stage widths >= 4 and >= 2 classes, got {widths}, {num_classes}")
     pixels = keras.Input(shape=input_shape, name="pixels")
     x = layers.Rescaling(1.0 / 255.0, name="scale")(pixels)
-    for stage, filters in enumerate((width, 2 * width, 4 * width, 8 * width), start=1):
+    for stage, filters in enumerate(widths, start=1):
         x = conv_stage(x, filters, name=f"stage{stage}")
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     probabilities = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
-    return keras.Model(pixels, probabilities, name=f"moodnet{width}")
+    return keras.Model(pixels, probabilities, name="moodnet_" + "_".join(map(str, widths)))
 
 
 def conv_stage(x, filters: int, name: str, convs: int = 2):

@@ -56,9 +56,18 @@ def test_evaluate_scores_a_folder_and_writes_a_report(fer2013, tmp_path):
     assert (tmp_path / "report" / "confusion.png").exists() and "| disgust |" in (tmp_path / "report" / "REPORT.md").read_text()
 
 
-def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer2013, tmp_path):
-    result = app("train", "--data", fer2013, "--limit", 350, "--epochs", 1, "--out", tmp_path, "--quiet")
+def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer2013, face_photos, tmp_path):
+    extra = tmp_path / "extra"
+    (extra / "happy").mkdir(parents=True)
+    (extra / "angry").mkdir()
+    for photo in sorted((face_photos / "cfd" / "happy").glob("*"))[:2]:
+        shutil.copy(photo, extra / "happy")
+    shutil.copy(sorted((face_photos / "nonface").glob("*"))[0], extra / "angry")
+    result = app("train", "--data", fer2013, "--limit", 350, "--epochs", 1, "--out", tmp_path, "--quiet",
+                 "--extra", "--extra-dir", extra, "--filter-faces")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "extra: 2 kept (angry 0, disgust 0, fear 0, happy 2" in result.stdout, result.stdout
+    assert "no face found" in result.stdout and "(--filter-faces)" in result.stdout
     from model.classifier import EmotionClassifier
 
     probabilities = EmotionClassifier(tmp_path / "moodnet.keras").predict([[[0] * 48] * 48])
@@ -73,6 +82,7 @@ def test_training_errors_are_one_line_messages(tmp_path):
     (tmp_path / "fer" / "train" / "smiling").mkdir(parents=True)
     assert_clean_error(app("train", "--data", tmp_path / "fer"), "not emotion names")
     assert_clean_error(app("train", "--resume", "--out", tmp_path / "fresh"), "no checkpoint")
+    assert_clean_error(app("train", "--init", tmp_path / "absent.keras", "--out", tmp_path / "fresh"), "--init")
     bad_model = tmp_path / "m.keras"
     bad_model.write_text("nope")
     assert_clean_error(app("evaluate", "--data", tmp_path / "fer", "--model", bad_model), "")

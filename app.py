@@ -54,7 +54,7 @@ def add_train(commands) -> None:
     train.add_argument("--data", help="fer2013.csv or a folder with train/ validation/ test/ "
                                       "(default: $MOODLOG_FER2013, else data/)")
     train.add_argument("--out", help="folder for the model, report and checkpoints (default: model/weights)")
-    train.add_argument("--epochs", type=int, help="passes over the training data (default 30)")
+    train.add_argument("--epochs", type=int, help="passes over the training data (default 50)")
     train.add_argument("--batch-size", type=int, help="faces per step (default 128)")
     train.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (default 0.002)")
     train.add_argument("--widths", help="channels of each network stage (default 16,32,96,192)")
@@ -69,9 +69,9 @@ def add_train(commands) -> None:
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     train.add_argument("--init", metavar="MODEL",
                        help="start from this trained model's weights (a warm restart that fine-tunes it further)")
-    train.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
-                       help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere "
-                            "(default float32; see bench/train_speed.py)")
+    train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
+                       help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere; "
+                            "auto picks by the CPU (default auto; the saved model is float32 either way)")
     train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
     train.add_argument("--limit", type=int, help="use at most N images per split, balanced (smoke runs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -22,6 +22,8 @@ from model.labels import COLOURS
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 PREVIEW_WIDTH = 1024
+# JPEGs decode at a reduced scale with the longer side at least this long (model.images).
+DECODE_SIDE = 1600
 THUMBNAIL = 96
 
 
@@ -60,7 +62,7 @@ def analyse(recognizer, contents: str, filename: str | None = None) -> Analysis:
     began = time.perf_counter()
     data = decode_upload(contents)
     try:
-        image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS)
+        image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=DECODE_SIDE)
     except ImageError as error:
         raise UploadError(str(error).replace("upload: ", "", 1)) from None
     faces = recognizer.recognize(image)

@@ -23,11 +23,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".g
 
 
 def load_image(source: str | os.PathLike | bytes, *, grey: bool = False,
-               max_pixels: int = MAX_PIXELS) -> np.ndarray:
+               max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> np.ndarray:
     """Decode a file path or raw bytes into a uint8 array: (H, W, 3) BGR, or (H, W) with grey=True.
 
     The header is read first and the pixel count checked against `max_pixels` before any
     pixel is decoded; the EXIF orientation tag is applied so that phone photos stand upright.
+    `max_side` lets JPEGs decode at 1/2, 1/4 or 1/8 scale while the longer side stays at least
+    that long: a 12-megapixel photo decodes several times faster, and its faces stay far above
+    the 32 pixels the classifier needs.
     """
     name = "upload" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
@@ -40,6 +43,9 @@ def load_image(source: str | os.PathLike | bytes, *, grey: bool = False,
                 if width * height > max_pixels:
                     raise ImageError(f"{name}: {width}x{height} is {width * height / 1e6:.0f} "
                                      f"megapixels, more than the {max_pixels / 1e6:.0f} allowed")
+                if max_side and max(width, height) > max_side:
+                    factor = max_side / max(width, height)
+                    image.draft("L" if grey else "RGB", (round(width * factor), round(height * factor)))
                 image = ImageOps.exif_transpose(image)
                 image = image.convert("L" if grey else "RGB")
         except FileNotFoundError:

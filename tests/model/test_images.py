@@ -54,3 +54,12 @@ def test_colour_comes_back_as_bgr_and_grey_on_request():
     bgr = load_image(buffer.getvalue())
     assert bgr[0, 0].tolist() == [0, 0, 255]
     assert load_image(buffer.getvalue(), grey=True).shape == (8, 8)
+
+
+def test_large_jpegs_can_decode_at_reduced_scale_keeping_the_long_side():
+    photo = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(photo, "JPEG")
+    assert load_image(photo.getvalue()).shape == (3000, 4000, 3)
+    reduced = load_image(photo.getvalue(), max_side=1600)
+    assert reduced.shape == (1500, 2000, 3)             # 1/2 scale: the longest side stays >= 1600
+    assert load_image(photo.getvalue(), max_side=5000).shape == (3000, 4000, 3)

@@ -1,0 +1,52 @@
+"""The training knobs that shape the shipped model: class weights, network widths, precision."""
+
+import numpy as np
+import pytest
+
+from model.errors import DatasetError
+from model.train import chosen_precision, class_weights, parse_widths
+
+
+FER2013_TRAIN_COUNTS = [3995, 436, 4097, 7215, 4830, 3171, 4965]
+
+
+def fer_like_labels():
+    return np.repeat(np.arange(7), FER2013_TRAIN_COUNTS)
+
+
+@pytest.mark.parametrize("how", ["sqrt", "balanced"])
+def test_class_weights_lift_rare_emotions_and_keep_the_mean_at_one(how):
+    labels = fer_like_labels()
+    weights = class_weights(labels, how)
+    per_image = np.array([weights[k] for k in labels])
+    assert per_image.mean() == pytest.approx(1.0)
+    assert weights[1] > weights[0] > weights[3]          # disgust > angry > happy
+    if how == "balanced":                               # every class weighs the same in total
+        totals = [weights[k] * n for k, n in enumerate(FER2013_TRAIN_COUNTS)]
+        assert max(totals) == pytest.approx(min(totals))
+
+
+def test_no_class_weights_and_unknown_choices():
+    assert class_weights(fer_like_labels(), "none") is None
+    with pytest.raises(DatasetError):
+        class_weights(fer_like_labels(), "inverse")
+
+
+def test_widths_are_parsed_and_bad_ones_refused():
+    assert parse_widths("16,32,96,192") == (16, 32, 96, 192)
+    for bad in ("", "16,x", "2,4", "8,8,8,8,8"):
+        with pytest.raises(DatasetError):
+            parse_widths(bad)
+
+
+def test_precision_is_chosen_from_the_cpu_unless_given():
+    assert chosen_precision("float32") == "float32"
+    assert chosen_precision("auto") in ("float32", "mixed_bfloat16")
+
+
+def test_the_network_maps_48x48_grey_pixels_to_seven_probabilities():
+    from model.network import build_model
+
+    model = build_model(widths=(8, 16))
+    out = model(np.zeros((2, 48, 48, 1), np.float32)).numpy()
+    assert out.shape == (2, 7) and np.allclose(out.sum(axis=1), 1, atol=1e-5)

@@ -9,6 +9,7 @@ see bench/detectors.py and bench/RESULTS.md.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -85,7 +86,10 @@ class BlazeFaceDetector:
 
         kind = {"short": FaceDetectionModel.SHORT, "full": FaceDetectionModel.FULL}[model]
         self.name = "blazeface" if model == "short" else "blazeface-full"
-        self.detector = FaceDetection(model_type=kind)
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter announces its move to ai-edge-litert; it still works in TF 2.21.
+            warnings.simplefilter("ignore", UserWarning)
+            self.detector = FaceDetection(model_type=kind)
         self.input_size = int(self.detector.input_shape[1])
         self.min_score = min_score
 

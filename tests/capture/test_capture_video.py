@@ -11,6 +11,7 @@ from capture.daemon import CaptureOptions, run
 from capture_helpers import (background, db_rows, detectable_fer_faces, moving_face_video, overlap, place,
                              read_video, write_video)
 from model.labels import EMOTIONS
+from model.faces import DEFAULT_DETECTOR
 
 EMOTIONS_PLACED = ("happy", "surprise", "angry", "neutral")
 FRAMES_EACH = 12
@@ -39,7 +40,7 @@ def test_every_frame_of_a_file_is_analysed_and_the_session_closed(fer_run):
     assert session["ended_at"] >= session["started_at"]
     assert session["frames_read"] == session["frames_analysed"] == len(placed)
     assert session["frames_dropped"] == 0
-    assert session["detector"] == "haar" and session["model"].startswith("moodnet.keras")
+    assert session["detector"] == DEFAULT_DETECTOR and session["model"].startswith("moodnet.keras")
 
 
 def test_each_placed_face_is_logged_once_per_frame_on_its_box(fer_run):

@@ -39,8 +39,9 @@ def predict_command(args) -> int:
     from model.predict import predict_files
     from model.recognizer import Recognizer
     from model.classifier import EmotionClassifier
+    from model.faces import PHOTO_DETECTOR
 
-    recognizer = Recognizer(EmotionClassifier(args.model), args.detector, min_face=args.min_face)
+    recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face)
     failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json)
     return 2 if failures else 0
 
@@ -100,7 +101,8 @@ def add_predict(commands) -> None:
     predict.add_argument("--out", help="folder for the annotated images")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.add_argument("--model", help="a .keras model (default: the shipped model)")
-    predict.add_argument("--detector", help="face detector (default: the shipped default)")
+    predict.add_argument("--detector", help="face detector (default: blazeface-tiles, which also finds the small "
+                                            "faces of group photos)")
     predict.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels to classify (default 32)")
     predict.set_defaults(handler=predict_command)
 

@@ -27,6 +27,7 @@ PHOTOS = ROOT.parent / "shared" / "datasets" / "faces" / "group_photos"
 from dash._utils import to_json  # noqa: E402
 
 from dashboard import uploads  # noqa: E402
+from model.faces import PHOTO_DETECTOR  # noqa: E402
 from dashboard.app import create_app  # noqa: E402
 from model.recognizer import Recognizer  # noqa: E402
 
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     contents, size = twelve_megapixel_upload(Path(args.photo))
-    recognizer = Recognizer()
+    recognizer = Recognizer(detector=PHOTO_DETECTOR)
     app = create_app("bench/out/none.db", recognizer=recognizer)
     page = sys.modules["pages.recognize"]
     with app.server.test_request_context("/"):

@@ -28,9 +28,10 @@ def get_recognizer(server: flask.Flask):
     """Build the app's Recognizer once, even when two uploads arrive together."""
     with _LOCK:
         if server.extensions.get("moodlog_recognizer") is None:
+            from model.faces import PHOTO_DETECTOR
             from model.recognizer import Recognizer
 
-            server.extensions["moodlog_recognizer"] = Recognizer()
+            server.extensions["moodlog_recognizer"] = Recognizer(detector=PHOTO_DETECTOR)
         return server.extensions["moodlog_recognizer"]
 
 

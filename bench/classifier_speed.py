@@ -1,6 +1,7 @@
 """EmotionClassifier.predict speed on one CPU core: one face, and batches of 64.
 
 Targets (issue 2): one face <= 2 ms median; >= 2,000 faces/s in batches of 64.
+The shipped runtime is TFLite (XNNPACK, model/lite.py); the Keras call is shown beside it.
 Usage: python bench/classifier_speed.py [--model PATH]
 """
 
@@ -19,13 +20,15 @@ def main() -> None:
     from model.classifier import EmotionClassifier
 
     faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
-    for flip in (True, False):
-        classifier = EmotionClassifier(args.model, flip_average=flip)
-        single = median_seconds(lambda: classifier.predict(faces[:1]), repeats=300, warmup=20)
-        batch = median_seconds(lambda: classifier.predict(faces), repeats=60, warmup=5)
-        label = "mirror-averaged (shipped default)" if flip else "single pass"
-        print(f"{label}: one face {single * 1000:.2f} ms median; batch of 64: {batch * 1000:.1f} ms "
-              f"= {64 / batch:.0f} faces/s")
+    print("| runtime | mirror-averaged | one face, median ms | batch of 64, median ms | faces/s in batches of 64 |")
+    print("|---|---|---:|---:|---:|")
+    for runtime in ("tflite", "keras"):
+        for flip in (True, False):
+            classifier = EmotionClassifier(args.model, flip_average=flip, runtime=runtime)
+            single = median_seconds(lambda: classifier.predict(faces[:1]), repeats=300, warmup=20)
+            batch = median_seconds(lambda: classifier.predict(faces), repeats=60, warmup=5)
+            label = "yes (shipped default)" if flip and runtime == "tflite" else ("yes" if flip else "no")
+            print(f"| {runtime} | {label} | {single * 1000:.2f} | {batch * 1000:.1f} | {64 / batch:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

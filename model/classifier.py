@@ -46,12 +46,13 @@ class EmotionClassifier:
     """Loads a saved Keras model once; `predict(faces)` -> `(N, 7) float32`, rows sum to 1."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, flip_average: bool = True,
-                 batch_size: int = 256):
+                 batch_size: int = 256, runtime: str = "tflite"):
         self.path = Path(path) if path is not None else DEFAULT_MODEL
         self.flip_average = flip_average
         self.batch_size = batch_size
         self.model = load_model(self.path)
-        self._forward = _compiled_forward(self.model)
+        self.runtime = runtime
+        self._forward = _compiled_forward(self.model) if runtime == "keras" else _lite_forward(self.model, self.path)
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of the seven emotions, in FER2013 label order, for each face.
@@ -69,9 +70,9 @@ class EmotionClassifier:
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
         if not self.flip_average:
-            return self._forward(batch).numpy()
+            return np.asarray(self._forward(batch))
         both = np.concatenate([batch, batch[:, :, ::-1]])
-        probabilities = self._forward(both).numpy()
+        probabilities = np.asarray(self._forward(both))
         averaged = (probabilities[:len(batch)] + probabilities[len(batch):]) / 2
         return averaged / averaged.sum(axis=1, keepdims=True)
 
@@ -92,6 +93,12 @@ def load_model(path: Path):
         raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to 7 emotions, got "
                              f"{model.input_shape} -> {model.output_shape}")
     return model
+
+
+def _lite_forward(model, path: Path):
+    from model.lite import LiteForward, tflite_model
+
+    return LiteForward(tflite_model(model, path))
 
 
 def _compiled_forward(model):

@@ -55,3 +55,12 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
         EmotionClassifier(fake)
     with pytest.raises(ModelFileError, match="no model file"):
         EmotionClassifier(tmp_path / "absent.keras")
+
+
+def test_tflite_runtime_gives_the_keras_probabilities(classifier):
+    """The shipped runtime (TFLite, converted and cached by content hash) against the model itself."""
+    faces = np.random.default_rng(3).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    keras_runtime = EmotionClassifier(classifier.path, runtime="keras")
+    assert classifier.runtime == "tflite"
+    np.testing.assert_allclose(classifier.predict(faces), keras_runtime.predict(faces), atol=1e-5)
+    np.testing.assert_allclose(classifier.predict(faces[:1]), keras_runtime.predict(faces[:1]), atol=1e-5)

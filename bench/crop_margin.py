@@ -15,7 +15,7 @@ import numpy as np
 from common import one_core
 from real_photos import frame_sized, labelled_photos
 
-MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 SHIFTS = (-0.1, -0.05, 0.0, 0.05, 0.1)
 
 

@@ -3,7 +3,8 @@
 One-face photos (CFD, Yale): a photo counts as found when the detector returns at least one
 box, and every box beyond the first is a false detection. Face-free photos (nonface/): every
 box is false. Group photos have no ground truth: the faces found are listed for a look.
-Time: median over the one-face photos at webcam size (longer side 640), one CPU core.
+Time: median over the one-face photos at webcam size (longer side 640), one CPU core, and over
+the group photos at full size (up to 2280 px; what `predict` and the upload page get).
 Usage: python bench/detectors.py
 """
 
@@ -11,6 +12,7 @@ import statistics
 import time
 
 from common import one_core
+from model.images import load_image
 from real_photos import face_free_photos, frame_sized, group_photos, labelled_photos
 
 
@@ -30,9 +32,10 @@ def main() -> None:
     one_face = {name: [frame_sized(p) for s, p, _ in labelled_photos((name,))] for name in ("cfd", "yale")}
     empty = [frame_sized(p) for p in face_free_photos()]
     groups = [frame_sized(p) for p in group_photos()]
+    groups_full = [load_image(p) for p in group_photos()]
     print("| detector | CFD found | Yale found | false on one-face photos | false on face-free photos "
-          "| faces in 14 group photos | median ms/frame |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| faces in 14 group photos at 640 px | at full size | median ms/frame | median ms/full group photo |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in DETECTORS:
         detector = get_detector(name)
         found, extra, times = {}, 0, []
@@ -43,9 +46,10 @@ def main() -> None:
             times.append(seconds)
         empty_counts, _ = measure(detector, empty)
         group_counts, _ = measure(detector, groups)
+        full_counts, full_seconds = measure(detector, groups_full)
         print(f"| {name} | {found['cfd']} | {found['yale']} | {extra} | {sum(empty_counts)} in "
               f"{sum(c > 0 for c in empty_counts)}/{len(empty)} photos | {sum(group_counts)} | "
-              f"{statistics.median(times) * 1000:.1f} |")
+              f"{sum(full_counts)} | {statistics.median(times) * 1000:.1f} | {full_seconds * 1000:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

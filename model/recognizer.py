@@ -26,10 +26,10 @@ MIN_FACE = 32
 # its side (1 + 2 * margin) times the box side, its centre moved down by `shift` box sides.
 # Chosen by bench/crop_margin.py (accuracy on labelled real photos), see bench/RESULTS.md.
 CROP = {
-    "haar": (0.0, 0.0),
-    "blazeface": (0.1, -0.05),
-    "blazeface-full": (0.1, -0.05),
-    "blazeface-tiles": (0.1, -0.05),   # the full-range model's boxes, found on tiles
+    "haar": (0.20, 0.05),
+    "blazeface": (0.25, 0.05),
+    "blazeface-full": (0.20, 0.0),
+    "blazeface-tiles": (0.20, 0.0),   # the full-range model's boxes, found on tiles
 }
 
 # A crop may stick out of the image by this share of its side (filled by replicating the

@@ -108,13 +108,15 @@ def add_predict(commands) -> None:
 
 
 def start_command(args) -> int:
-    from capture.daemon import CaptureOptions, run
+    from capture.daemon import CaptureOptions, run, stop_on_signals
 
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     server = serve_dashboard_beside(args.db) if args.dashboard else None
-    summary = run(options)
-    if not args.quiet:
-        print(summary.text())
+    stop = threading.Event()
+    with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
+        summary = run(options, stop=stop)
+        if not args.quiet:
+            print(summary.text())
     if server is not None and summary.status == "finished":
         keep_serving_until_interrupted(server)
     if summary.error:

@@ -169,8 +169,13 @@ class Books:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event, quiet: bool = False):
-    """SIGINT and SIGTERM set `stop` (a second Ctrl+C too: the flush is never cut short)."""
+def stop_on_signals(stop: threading.Event, quiet: bool = False, then_ignore: bool = False):
+    """SIGINT and SIGTERM set `stop` (a second Ctrl+C too: the flush is never cut short).
+
+    `then_ignore` leaves both ignored afterwards, for a process on its way out: Python would
+    otherwise turn a late second Ctrl+C into a KeyboardInterrupt or, while shutting down, a kill
+    by SIGINT, so a clean stop would end with a non-zero exit status.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -185,7 +190,7 @@ def stop_on_signals(stop: threading.Event, quiet: bool = False):
         yield
     finally:
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            signal.signal(number, signal.SIG_IGN if then_ignore else handler)
 
 
 def _ending(reader: FrameReader) -> str:

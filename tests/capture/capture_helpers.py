@@ -93,15 +93,18 @@ def detectable_fer_faces(fer2013: Path, recognizer, per_emotion: int, emotions) 
 def moving_face_video(path: Path, faces, frames_each: int, step: int = 3, repeat: int = 1):
     """Each face moves across the frame for `frames_each` frames, starting on alternate sides
     (so that a tracker sees a new face, not a jump); returns the placed (emotion, box) per frame."""
-    frames, placed = [], []
-    for _ in range(repeat):
-        for number, (emotion, face) in enumerate(faces):
-            for i in range(frames_each):
-                frame = background(len(frames))
-                box = place(frame, face, (40 if number % 2 == 0 else 170) + step * (i % 12), 50 + (i % 4))
-                frames.append(frame)
-                placed.append((emotion, box))
-    write_video(path, frames)
+    placed = []
+
+    def frames():                 # generated while written: a long video need not fit in memory
+        for _ in range(repeat):
+            for number, (emotion, face) in enumerate(faces):
+                for i in range(frames_each):
+                    frame = background(len(placed))
+                    box = place(frame, face, (40 if number % 2 == 0 else 170) + step * (i % 12), 50 + (i % 4))
+                    placed.append((emotion, box))
+                    yield frame
+
+    write_video(path, frames())
     return placed
 
 

@@ -45,14 +45,26 @@ def to_model_input(faces) -> np.ndarray:
 class EmotionClassifier:
     """Loads a saved Keras model once; `predict(faces)` -> `(N, 7) float32`, rows sum to 1."""
 
+    RUNTIMES = ("auto", "int8", "tflite", "keras")
+
     def __init__(self, path: str | os.PathLike | None = None, *, flip_average: bool = True,
-                 batch_size: int = 256, runtime: str = "tflite"):
+                 batch_size: int = 256, runtime: str = "auto"):
+        """`runtime`: "int8" (TFLite, quantised, the fastest; needs the int8 file that `train`
+        writes beside the model), "tflite" (float32 TFLite), "keras", or "auto": int8 when that
+        file exists for this exact model, else tflite."""
+        from model.lite import int8_path
+
+        if runtime not in self.RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(self.RUNTIMES)}, not {runtime!r}")
         self.path = Path(path) if path is not None else DEFAULT_MODEL
         self.flip_average = flip_average
         self.batch_size = batch_size
         self.model = load_model(self.path)
+        if runtime == "auto":
+            runtime = "int8" if int8_path(self.path).is_file() else "tflite"
         self.runtime = runtime
-        self._forward = _compiled_forward(self.model) if runtime == "keras" else _lite_forward(self.model, self.path)
+        self._forward = {"keras": _compiled_forward, "tflite": _lite_forward, "int8": _int8_forward}[runtime](
+            self.model, self.path)
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of the seven emotions, in FER2013 label order, for each face.
@@ -101,7 +113,17 @@ def _lite_forward(model, path: Path):
     return LiteForward(tflite_model(model, path))
 
 
-def _compiled_forward(model):
+def _int8_forward(_model, path: Path):
+    from model.lite import LiteForward, int8_path
+
+    quantised = int8_path(path)
+    if not quantised.is_file():
+        raise ModelFileError(f"no int8 version of {path} (expected {quantised.name}); `python app.py train` "
+                             f"writes one, or use runtime='tflite'")
+    return LiteForward(quantised.read_bytes())
+
+
+def _compiled_forward(model, _path: Path = None):
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)

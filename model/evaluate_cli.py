@@ -13,13 +13,13 @@ from model.train import machine_description
 
 
 def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | None,
-                   split_names: list[str] | None = None) -> dict:
+                   split_names: list[str] | None = None, runtime: str = "auto") -> dict:
     splits, load_report = dataset.load_fer2013(data)
     names = split_names or (["test"] if "test" in splits else list(splits))
     missing = [name for name in names if name not in splits]
     if missing:
         raise DatasetError(f"no split named {', '.join(missing)} in the data; there are {', '.join(splits)}")
-    classifier = EmotionClassifier(model_path)
+    classifier = EmotionClassifier(model_path, runtime=runtime)
     results = {name: evaluate_split(classifier, splits[name]) for name in names}
     for name, metrics in results.items():
         print(summary_line(name, metrics))
@@ -30,6 +30,6 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
         plot_confusion(results[first], report_dir / "confusion.png", f"{first}, row-normalised")
         (report_dir / "REPORT.md").write_text(render_report(
             results, load_report, command="python app.py evaluate", minutes=None, settings={"data": data},
-            machine=machine_description(), model_path=classifier.path))
+            machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime))
         print(f"report written to {report_dir / 'REPORT.md'}")
     return results

@@ -22,6 +22,8 @@ from model.errors import DatasetError
 from model.labels import EMOTIONS
 from model.network import WIDTHS
 
+CALIBRATION_FACES = 1000
+
 
 @dataclass
 class TrainConfig:
@@ -79,8 +81,27 @@ def train(config: TrainConfig) -> Path:
     model_path = out / "moodnet.keras"
     if config.precision != "float32":
         save_as_float32(model_path, parse_widths(config.widths))
+    quantize(model_path, splits["train"], config.seed)
     write_report(out, model_path, splits, report, config, minutes)
     return model_path
+
+
+def quantize(model_path: Path, train_split, seed: int) -> Path:
+    """Write the int8 version that EmotionClassifier runs by default (model/lite.py says why here)."""
+    from model.classifier import load_model
+    from model.lite import write_int8
+
+    return write_int8(load_model(model_path), model_path, calibration_faces(train_split, seed))
+
+
+def calibration_faces(train_split, seed: int) -> np.ndarray:
+    """CALIBRATION_FACES training faces, drawn at random: int8 activation ranges from the data the
+    model learned on, never from validation or test faces."""
+    from model.classifier import to_model_input
+
+    count = min(CALIBRATION_FACES, len(train_split))
+    picks = np.random.default_rng(seed).choice(len(train_split), count, replace=False)
+    return to_model_input(list(train_split.images[picks]))
 
 
 def prepare_data(config: TrainConfig):
@@ -257,7 +278,7 @@ def write_report(out: Path, model_path: Path, splits, load_report, config: Train
     settings.pop("command")
     (out / "REPORT.md").write_text(render_report(
         results, load_report, command=config.command, minutes=minutes, settings=settings,
-        machine=machine_description(), model_path=model_path))
+        machine=machine_description(), model_path=model_path, runtime=classifier.runtime))
     (out / "metrics.json").write_text(json.dumps(
         {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1} for name, m in results.items()}, indent=2))
 

@@ -70,10 +70,13 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     assert "no face found" in result.stdout and "(--filter-faces)" in result.stdout
     from model.classifier import EmotionClassifier
 
-    probabilities = EmotionClassifier(tmp_path / "moodnet.keras").predict([[[0] * 48] * 48])
-    assert probabilities.shape == (1, 7)
+    trained = EmotionClassifier(tmp_path / "moodnet.keras")
+    assert trained.runtime == "int8", "train writes the int8 version that runs by default"
+    assert len(list(tmp_path.glob("moodnet-*.int8.tflite"))) == 1
+    assert trained.predict([[[0] * 48] * 48]).shape == (1, 7)
     report = (tmp_path / "REPORT.md").read_text()
     assert "test: accuracy" in report and "Training time" in report and "--limit 350" in report
+    assert "int8 runtime" in report
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 
 

@@ -114,7 +114,7 @@ def add_quantize(commands) -> None:
         "quantize", help="write the int8 version of a model (train does this itself)",
         description="Writes <model>-<hash>.int8.tflite beside the model, its activation ranges calibrated "
                     "on 1,000 FER2013 training faces; EmotionClassifier then runs it by default (about "
-                    "3x faster, 0.2 points of test accuracy; bench/quantize.py).",
+                    "3-4x faster, within 0.2 points of test accuracy; bench/quantize.py).",
         epilog="example: python app.py quantize --model out/moodnet.keras --data data/fer2013.csv")
     quantize.add_argument("--model", help="a .keras model (default: the shipped model)")
     quantize.add_argument("--data", help="fer2013.csv or a folder with train/ (default: $MOODLOG_FER2013, else data/)")

@@ -6,7 +6,7 @@ times faster at small batches and give the same probabilities to 1e-7 (bench/cla
 Each model file is converted once and the result cached on disk under its content hash, so a
 changed model can never be served by a stale conversion.
 
-An int8 version (weights and activations, XNNPACK's QS8 kernels) is about 3x faster again for
+An int8 version (weights and activations, XNNPACK's QS8 kernels) is 3-4x faster again, within
 0.2 points of FER2013 test accuracy (bench/quantize.py). Its activation ranges are calibrated on
 training faces, which users may not have, so `train` writes it beside the model, named with the
 model's content hash: a retrained model never runs with another model's int8 file.

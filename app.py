@@ -76,6 +76,8 @@ def add_train(commands) -> None:
     train.add_argument("--widths", help="channels of each network stage (default 16,32,96,192)")
     train.add_argument("--class-weight", choices=("none", "sqrt", "balanced"),
                        help="weigh rare emotions up in the loss (default sqrt)")
+    train.add_argument("--erasing", type=float, metavar="P",
+                       help="blank a random patch of this share of training faces (random erasing; default 0)")
     train.add_argument("--seed", type=int, help="random seed (default 1)")
     train.add_argument("--extra", action="store_true", help="also train on extra-images/<emotion>/*")
     train.add_argument("--extra-dir", metavar="DIR", help="where --extra looks (default: extra-images/)")

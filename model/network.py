@@ -47,11 +47,20 @@ def conv_stage(x, filters: int, name: str, convs: int = 2):
     return layers.MaxPooling2D(name=f"{name}_pool")(x)
 
 
-def augmenter(seed: int | None = None) -> keras.Sequential:
-    """Training-only distortions: mirror, small rotation, zoom and shift, as faces vary in FER2013."""
-    return keras.Sequential([
+def augmenter(seed: int | None = None, erasing: float = 0.0) -> keras.Sequential:
+    """Training-only distortions: mirror, small rotation, zoom and shift, as faces vary in FER2013.
+
+    `erasing` > 0 also blanks a random patch (2-20% of the face) of that share of the images with
+    noise, as hands, glasses and hair hide parts of real faces: a regulariser against the
+    overfitting that long runs of the shipped network show.
+    """
+    distortions = [
         layers.RandomFlip("horizontal", seed=seed),
         layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),
         layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
         layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed),
-    ], name="augment")
+    ]
+    if erasing > 0:
+        distortions.append(layers.RandomErasing(factor=(erasing, erasing), scale=(0.02, 0.2),
+                                                value_range=(0, 255), seed=seed))
+    return keras.Sequential(distortions, name="augment")

@@ -37,6 +37,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     widths: str = ",".join(map(str, WIDTHS))
     class_weight: str = "sqrt"
+    erasing: float = 0.0
     precision: str = "auto"
     seed: int = 1
     extra: bool = False
@@ -254,7 +255,7 @@ def batches(split, config: TrainConfig, shuffle: bool):
     targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
     data = tf.data.Dataset.from_tensor_slices((pixels, targets))
     if shuffle:
-        distort = augmenter(seed=config.seed)
+        distort = augmenter(seed=config.seed, erasing=config.erasing)
         data = data.shuffle(len(pixels), seed=config.seed, reshuffle_each_iteration=True)
         data = data.batch(config.batch_size).map(lambda x, y: (distort(tf.cast(x, tf.float32), training=True), y),
                                                  num_parallel_calls=tf.data.AUTOTUNE)

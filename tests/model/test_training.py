@@ -50,3 +50,17 @@ def test_the_network_maps_48x48_grey_pixels_to_seven_probabilities():
     model = build_model(widths=(8, 16))
     out = model(np.zeros((2, 48, 48, 1), np.float32)).numpy()
     assert out.shape == (2, 7) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
+
+
+def test_random_erasing_blanks_patches_of_some_faces_only_when_asked():
+    import tensorflow as tf
+
+    from model.network import augmenter
+
+    faces = tf.constant(np.full((64, 48, 48, 1), 128, np.float32))
+    plain = augmenter(seed=3)(faces, training=True).numpy()
+    erased = augmenter(seed=3, erasing=0.5)(faces, training=True).numpy()
+    assert (plain == 128).all(), "flips, shifts and zooms of a flat face leave it flat"
+    changed = (erased != 128).mean(axis=(1, 2, 3))
+    assert 0 < (changed > 0).sum() < 64 and changed.max() <= 0.25
+    assert "random_erasing" not in [layer.name for layer in augmenter(seed=3).layers]

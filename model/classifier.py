@@ -60,11 +60,16 @@ class EmotionClassifier:
         self.flip_average = flip_average
         self.batch_size = batch_size
         self.model = load_model(self.path)
+        quantised = int8_path(self.path)                 # hashes the model file: once
         if runtime == "auto":
-            runtime = "int8" if int8_path(self.path).is_file() else "tflite"
+            runtime = "int8" if quantised.is_file() else "tflite"
         self.runtime = runtime
-        self._forward = {"keras": _compiled_forward, "tflite": _lite_forward, "int8": _int8_forward}[runtime](
-            self.model, self.path)
+        if runtime == "keras":
+            self._forward = _compiled_forward(self.model)
+        elif runtime == "tflite":
+            self._forward = _lite_forward(self.model, self.path)
+        else:
+            self._forward = _int8_forward(self.path, quantised)
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of the seven emotions, in FER2013 label order, for each face.
@@ -113,17 +118,16 @@ def _lite_forward(model, path: Path):
     return LiteForward(tflite_model(model, path))
 
 
-def _int8_forward(_model, path: Path):
-    from model.lite import LiteForward, int8_path
+def _int8_forward(path: Path, quantised: Path):
+    from model.lite import LiteForward
 
-    quantised = int8_path(path)
     if not quantised.is_file():
         raise ModelFileError(f"no int8 version of {path} (expected {quantised.name}); `python app.py train` "
                              f"writes one, or use runtime='tflite'")
     return LiteForward(quantised.read_bytes())
 
 
-def _compiled_forward(model, _path: Path = None):
+def _compiled_forward(model):
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)

@@ -8,12 +8,12 @@ from model.evaluate import metrics_table, summary_line
 
 
 def render_report(results: dict, load_report, *, command: str, minutes: float | None, settings: dict,
-                  machine: str, model_path, runtime: str | None = None) -> str:
+                  machine: str, model_path, runtime: str) -> str:
     lines = [f"# Model report: {model_path.name}", "",
              f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     lines += [f"- {summary_line(name, metrics)}" for name, metrics in results.items()]
-    how = f"mirror-averaged, {runtime} runtime" if runtime else "mirror-averaged"
-    lines += ["", f"Predictions go through `EmotionClassifier.predict` ({how}), exactly as at run time.", ""]
+    lines += ["", f"Predictions go through `EmotionClassifier.predict` (mirror-averaged, {runtime} runtime), "
+                  "exactly as at run time.", ""]
     for name, metrics in results.items():
         lines += [f"## {name}", "", metrics_table(metrics), ""]
     lines += ["![confusion matrix](confusion.png)", "", "![training curves](curves.png)", "",

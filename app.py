@@ -50,6 +50,14 @@ def quantize_command(args) -> int:
     return 0
 
 
+def ensemble_command(args) -> int:
+    from model.ensemble import build_ensemble
+
+    path = build_ensemble(args.models, Path(args.out), args.data, args.seed)
+    print(f"ensemble saved to {path}; report in {path.parent / 'REPORT.md'}")
+    return 0
+
+
 def predict_command(args) -> int:
     from model.predict import predict_files
     from model.recognizer import Recognizer
@@ -119,9 +127,28 @@ def add_quantize(commands) -> None:
                     "3-4x faster, within 0.2 points of test accuracy; bench/quantize.py).",
         epilog="example: python app.py quantize --model out/moodnet.keras --data data/fer2013.csv")
     quantize.add_argument("--model", help="a .keras model (default: the shipped model)")
-    quantize.add_argument("--data", help="fer2013.csv or a folder with train/ (default: $MOODLOG_FER2013, else data/)")
-    quantize.add_argument("--seed", type=int, default=1, help="which training faces calibrate (default 1)")
+    add_calibration_options(quantize, needs="train/")
     quantize.set_defaults(handler=quantize_command)
+
+
+def add_calibration_options(command, needs: str) -> None:
+    """--data and --seed of the commands that write an int8 model, calibrated on training faces."""
+    command.add_argument("--data", help=f"fer2013.csv or a folder with {needs} (default: $MOODLOG_FER2013, else data/)")
+    command.add_argument("--seed", type=int, default=1, help="which training faces calibrate int8 (default 1)")
+
+
+def add_ensemble(commands) -> None:
+    ensemble = commands.add_parser(
+        "ensemble", help="fuse trained models into one that averages them",
+        description="Fuses two or more models trained by `train` into one model file whose probabilities are "
+                    "the mean of theirs (more accurate than any one member; bench/ensemble.py), writes its int8 "
+                    "version and a report scored on validation and test, and keeps each member's report.",
+        epilog="example: python app.py ensemble run1/moodnet.keras run2/moodnet.keras --out model/weights")
+    ensemble.add_argument("models", nargs="+", help="two or more .keras models from `train`")
+    ensemble.add_argument("--out", default="model/weights",
+                          help="folder for the fused model and its report (default: model/weights, the shipped model)")
+    add_calibration_options(ensemble, needs="train/ validation/ test/")
+    ensemble.set_defaults(handler=ensemble_command)
 
 
 def add_predict(commands) -> None:
@@ -226,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(commands)
     add_evaluate(commands)
     add_quantize(commands)
+    add_ensemble(commands)
     add_predict(commands)
     add_start(commands)
     add_dashboard(commands)

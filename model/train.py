@@ -6,7 +6,6 @@ crash) loses at most the epoch in progress, and `--resume` carries on from there
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -265,23 +264,15 @@ def batches(split, config: TrainConfig, shuffle: bool):
 
 
 def write_report(out: Path, model_path: Path, splits, load_report, config: TrainConfig, minutes: float) -> None:
-    """Evaluate the saved model through EmotionClassifier and write REPORT.md with its plots."""
-    from model.classifier import EmotionClassifier
-    from model.evaluate import evaluate_split, plot_confusion, plot_history
-    from model.report import render_report
+    """REPORT.md with the training curves, and the exact command and settings of the run."""
+    from model.evaluate import plot_history
+    from model.report import write_model_report
 
-    classifier = EmotionClassifier(model_path)
-    results = {name: evaluate_split(classifier, splits[name]) for name in ("validation", "test") if name in splits}
-    if "test" in results:
-        plot_confusion(results["test"], out / "confusion.png", "FER2013 test (PrivateTest), row-normalised")
     plot_history(out / "history.csv", out / "curves.png")
     settings = asdict(config)
     settings.pop("command")
-    (out / "REPORT.md").write_text(render_report(
-        results, load_report, command=config.command, minutes=minutes, settings=settings,
-        machine=machine_description(), model_path=model_path, runtime=classifier.runtime))
-    (out / "metrics.json").write_text(json.dumps(
-        {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1} for name, m in results.items()}, indent=2))
+    write_model_report(out, model_path, splits, load_report, command=config.command, minutes=minutes,
+                       settings=settings, machine=machine_description(), curves=True)
 
 
 def machine_description() -> str:

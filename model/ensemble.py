@@ -1,0 +1,68 @@
+"""Fuse several trained models into one that averages their probabilities.
+
+Models trained from different seeds make partly independent mistakes, so the mean of their
+probabilities is more accurate than any one of them (bench/ensemble.py measures by how much).
+They are fused into one Keras model rather than kept as a list: everything downstream
+(EmotionClassifier and its int8 runtime, the capture daemon, the dashboard, `evaluate`) keeps
+handling exactly one model file, and one TFLite call runs every member.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from model.errors import ModelFileError
+
+MEMBER_FILES = ("REPORT.md", "curves.png", "history.csv", "metrics.json")
+
+
+def fuse(paths: list[Path]):
+    """A Keras model whose output is the mean of the members' softmax outputs."""
+    import keras
+    from model.classifier import load_model
+    from model.network import INPUT_SHAPE
+
+    if len(paths) < 2:
+        raise ModelFileError("an ensemble needs at least two models")
+    pixels = keras.Input(shape=INPUT_SHAPE, name="pixels")
+    outputs = []
+    for index, path in enumerate(paths):
+        member = load_model(Path(path))
+        member.name = f"member{index}"        # nested models need distinct names
+        outputs.append(member(pixels))
+    mean = keras.layers.Average(name="emotion")(outputs)
+    return keras.Model(pixels, mean, name=f"moodnet_ensemble_{len(paths)}")
+
+
+def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1) -> Path:
+    """Fuse, save, quantise as `train` does, keep each member's own report for provenance, and
+    write the ensemble's REPORT.md (scored through EmotionClassifier, as users run it)."""
+    from model import dataset
+    from model.report import write_model_report
+    from model.train import machine_description, quantize
+
+    paths = [Path(path) for path in paths]
+    fused = fuse(paths)              # first: bad members fail fast, and `out` may hold a member
+    splits, load_report = dataset.load_fer2013(data)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / "moodnet.keras"
+    notes = ["## Members", "", "Each was trained by `python app.py train`; its own report is in `members/`.", ""]
+    for index, path in enumerate(paths):
+        keep = out / "members" / str(index)
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in MEMBER_FILES:
+            if (path.parent / name).is_file() and (path.parent / name).resolve() != (keep / name).resolve():
+                shutil.copy(path.parent / name, keep / name)
+        notes.append(f"- member {index}: `{path}` ([report](members/{index}/REPORT.md))")
+    notes.append("")
+    for stale in ("curves.png", "history.csv"):  # a single model's training record no longer describes this one
+        (out / stale).unlink(missing_ok=True)
+    fused.save(model_path)
+    quantize(model_path, splits["train"], seed)
+    write_model_report(out, model_path, splits, load_report,
+                       command=" ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]), minutes=None,
+                       settings={"members": len(paths), "data": data, "seed": seed},
+                       machine=machine_description(), notes=notes)
+    return model_path

@@ -53,7 +53,9 @@ def test_evaluate_scores_a_folder_and_writes_a_report(fer2013, tmp_path):
     result = app("evaluate", "--data", tmp_path / "faces", "--report", tmp_path / "report")
     assert result.returncode == 0, result.stderr
     assert "faces: accuracy" in result.stdout and "on 105 images" in result.stdout
-    assert (tmp_path / "report" / "confusion.png").exists() and "| disgust |" in (tmp_path / "report" / "REPORT.md").read_text()
+    report = (tmp_path / "report" / "REPORT.md").read_text()
+    assert (tmp_path / "report" / "confusion.png").exists() and "| disgust |" in report
+    assert "curves.png" not in report, "evaluate draws no training curves, so its report must not link them"
 
 
 def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer2013, face_photos, tmp_path):
@@ -76,7 +78,7 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     assert trained.predict([[[0] * 48] * 48]).shape == (1, 7)
     report = (tmp_path / "REPORT.md").read_text()
     assert "test: accuracy" in report and "Training time" in report and "--limit 350" in report
-    assert "int8 runtime" in report
+    assert "int8 runtime" in report and "![training curves](curves.png)" in report
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from model.errors import ModelFileError
 
-MEMBER_FILES = ("REPORT.md", "curves.png", "history.csv", "metrics.json")
+MEMBER_FILES = ("REPORT.md", "confusion.png", "curves.png", "history.csv", "metrics.json")
 
 
 def fuse(paths: list[Path]):
@@ -40,6 +40,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     """Fuse, save, quantise as `train` does, keep each member's own report for provenance, and
     write the ensemble's REPORT.md (scored through EmotionClassifier, as users run it)."""
     from model import dataset
+    from model.lite import digest
     from model.report import write_model_report
     from model.train import machine_description, quantize
 
@@ -55,7 +56,8 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
         for name in MEMBER_FILES:
             if (path.parent / name).is_file() and (path.parent / name).resolve() != (keep / name).resolve():
                 shutil.copy(path.parent / name, keep / name)
-        notes.append(f"- member {index}: `{path}` ([report](members/{index}/REPORT.md))")
+        notes.append(f"- member {index}: `{path}`, sha256 {digest(path)}..., kept as layer `member{index}` of "
+                     f"this model (its report: `members/{index}/REPORT.md`)")
     notes.append("")
     for stale in ("curves.png", "history.csv"):  # a single model's training record no longer describes this one
         (out / stale).unlink(missing_ok=True)

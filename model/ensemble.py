@@ -59,6 +59,9 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
         notes.append(f"- member {index}: `{path}`, sha256 {digest(path)}..., kept as layer `member{index}` of "
                      f"this model (its report: `members/{index}/REPORT.md`)")
     notes.append("")
+    for folder in (out / "members").iterdir():     # an earlier, larger ensemble's members
+        if folder.is_dir() and not (folder.name.isdigit() and int(folder.name) < len(paths)):
+            shutil.rmtree(folder)
     for stale in ("curves.png", "history.csv"):  # a single model's training record no longer describes this one
         (out / stale).unlink(missing_ok=True)
     fused.save(model_path)

@@ -53,6 +53,8 @@ def test_ensemble_command_writes_the_fused_model_its_int8_version_and_a_report(s
             for image in sorted(emotion_dir.iterdir())[:10]:
                 shutil.copy(image, data / split / emotion_dir.name)
     out = tmp_path / "out"
+    (out / "members" / "2").mkdir(parents=True)          # left by an earlier three-model ensemble
+    (out / "members" / "2" / "REPORT.md").write_text("stale")
     result = app("ensemble", DEFAULT_MODEL, second_model, "--data", data, "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     fused = EmotionClassifier(out / "moodnet.keras")
@@ -62,3 +64,4 @@ def test_ensemble_command_writes_the_fused_model_its_int8_version_and_a_report(s
     assert "python app.py ensemble" in report and "curves.png" not in report
     assert (out / "members" / "0" / "REPORT.md").read_text() == (DEFAULT_MODEL.parent / "REPORT.md").read_text()
     assert (out / "confusion.png").exists()
+    assert sorted(path.name for path in (out / "members").iterdir()) == ["0", "1"]

@@ -95,6 +95,10 @@ def add_train(commands) -> None:
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     train.add_argument("--init", metavar="MODEL",
                        help="start from this trained model's weights (a warm restart that fine-tunes it further)")
+    train.add_argument("--teacher", metavar="MODEL",
+                       help="distil: train towards this model's probabilities (e.g. an ensemble) as well as the labels")
+    train.add_argument("--distill", type=float, metavar="W",
+                       help="with --teacher, the teacher's share of each target, 0-1 (default 0.5)")
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
                        help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere; "
                             "auto picks by the CPU (default auto; the saved model is float32 either way)")

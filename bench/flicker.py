@@ -15,7 +15,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from common import ROOT, one_core  # noqa: F401

@@ -45,6 +45,8 @@ class TrainConfig:
     detector: str | None = None
     resume: bool = False
     init: str | None = None
+    teacher: str | None = None
+    distill: float = 0.5
     threads: int = 0
     limit: int = 0
     quiet: bool = False
@@ -59,6 +61,10 @@ def train(config: TrainConfig) -> Path:
         raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
     if config.init and not Path(config.init).is_file():
         raise DatasetError(f"--init: no model file at {config.init}")
+    if config.teacher and not Path(config.teacher).is_file():
+        raise DatasetError(f"--teacher: no model file at {config.teacher}")
+    if config.teacher and not 0.0 <= config.distill <= 1.0:
+        raise DatasetError(f"--distill: the teacher's share must lie in [0, 1], not {config.distill}")
     splits, report = prepare_data(config)
     for line in report.lines():
         print(line)
@@ -66,6 +72,10 @@ def train(config: TrainConfig) -> Path:
     if config.threads:
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+    targets = None
+    if config.teacher:   # after the thread setting: the teacher starts TensorFlow
+        from model.distill import teacher_targets
+        targets = teacher_targets(splits["train"], config.teacher, config.distill)
     keras.utils.set_random_seed(config.seed)
     config.precision = chosen_precision(config.precision)
     keras.mixed_precision.set_global_policy(config.precision)
@@ -76,7 +86,7 @@ def train(config: TrainConfig) -> Path:
     if config.init and not config.resume:
         start_from(model, Path(config.init))
     started = time.time()
-    fit(model, splits, config, out)
+    fit(model, splits, config, out, targets)
     minutes = (time.time() - started) / 60
     model_path = out / "moodnet.keras"
     if config.precision != "float32":
@@ -195,10 +205,11 @@ def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
     plain.save(model_path)
 
 
-def fit(model, splits, config: TrainConfig, out: Path) -> None:
+def fit(model, splits, config: TrainConfig, out: Path, targets: np.ndarray | None = None) -> None:
+    """`targets`: per-face training targets (distillation) in place of the one-hot labels."""
     import keras
 
-    train_data = batches(splits["train"], config, shuffle=True)
+    train_data = batches(splits["train"], config, shuffle=True, targets=targets)
     validation = batches(splits["validation"], config, shuffle=False)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
@@ -245,13 +256,15 @@ def class_weights(labels: np.ndarray, how: str) -> dict[int, float] | None:
     return {k: float(w) for k, w in enumerate(weights)}
 
 
-def batches(split, config: TrainConfig, shuffle: bool):
-    """A tf.data pipeline of (pixels, one-hot); training batches are shuffled and distorted."""
+def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | None = None):
+    """A tf.data pipeline of (pixels, target probabilities: one-hot unless given); training
+    batches are shuffled and distorted."""
     import tensorflow as tf
     from model.network import augmenter
 
     pixels = split.images[..., None]
-    targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
+    if targets is None:
+        targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
     data = tf.data.Dataset.from_tensor_slices((pixels, targets))
     if shuffle:
         distort = augmenter(seed=config.seed, erasing=config.erasing)

@@ -78,7 +78,7 @@ def test_each_placed_face_reads_as_the_recognizer_reads_it_in_a_clean_still(fer_
     faces = detectable_fer_faces(fer_video[2], recognizer, 1, EMOTIONS_PLACED)
     for number, (emotion, face) in enumerate(faces):
         still = background()
-        box = place(still, face, 40 if number % 2 == 0 else 170, 50)
+        place(still, face, 40 if number % 2 == 0 else 170, 50)
         expected, = [f.emotion for f in recognizer.recognize(still) if f.status == "ok"]
         logged = [r["emotion"] for r in db_rows(db, "SELECT emotion FROM detections WHERE frame / ? = ?",
                                                 [FRAMES_EACH, number])]

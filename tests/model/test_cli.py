@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = ROOT / "model" / "weights" / "moodnet.keras"
 
 
 def app(*args, timeout=600):
@@ -65,8 +66,9 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
         shutil.copy(photo, extra / "happy")
     shutil.copy(sorted((face_photos / "nonface").glob("*"))[0], extra / "angry")
     result = app("train", "--data", fer2013, "--limit", 350, "--epochs", 1, "--out", tmp_path, "--quiet",
-                 "--extra", "--extra-dir", extra, "--filter-faces")
+                 "--extra", "--extra-dir", extra, "--filter-faces", "--teacher", DEFAULT_MODEL, "--distill", 0.7)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "teacher " in result.stdout and "of the training labels" in result.stdout, result.stdout
     assert "extra: 2 kept (angry 0, disgust 0, fear 0, happy 2" in result.stdout, result.stdout
     assert "no face found" in result.stdout and "(--filter-faces)" in result.stdout
     from model.classifier import EmotionClassifier
@@ -78,6 +80,7 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     report = (tmp_path / "REPORT.md").read_text()
     assert "test: accuracy" in report and "Training time" in report and "--limit 350" in report
     assert "int8 runtime" in report and "![training curves](curves.png)" in report
+    assert "distill=0.7" in report
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 
 
@@ -87,6 +90,9 @@ def test_training_errors_are_one_line_messages(tmp_path):
     assert_clean_error(app("train", "--data", tmp_path / "fer"), "not emotion names")
     assert_clean_error(app("train", "--resume", "--out", tmp_path / "fresh"), "no checkpoint")
     assert_clean_error(app("train", "--init", tmp_path / "absent.keras", "--out", tmp_path / "fresh"), "--init")
+    assert_clean_error(app("train", "--teacher", tmp_path / "absent.keras", "--out", tmp_path / "fresh"), "--teacher")
+    assert_clean_error(app("train", "--teacher", DEFAULT_MODEL, "--distill", 1.5, "--out", tmp_path / "fresh"),
+                       "--distill")
     bad_model = tmp_path / "m.keras"
     bad_model.write_text("nope")
     assert_clean_error(app("evaluate", "--data", tmp_path / "fer", "--model", bad_model), "")

@@ -64,3 +64,17 @@ def test_random_erasing_blanks_patches_of_some_faces_only_when_asked():
     changed = (erased != 128).mean(axis=(1, 2, 3))
     assert 0 < (changed > 0).sum() < 64 and changed.max() <= 0.25
     assert "random_erasing" not in [layer.name for layer in augmenter(seed=3).layers]
+
+
+def test_distillation_targets_blend_the_label_with_the_teachers_probabilities():
+    from model.distill import blended_targets
+
+    labels = np.array([3, 0])
+    teacher = np.array([[0.1, 0, 0, 0.5, 0.2, 0, 0.2], [0, 0, 0, 0, 0, 0, 1.0]], np.float32)
+    targets = blended_targets(labels, teacher, 0.5)
+    assert targets.dtype == np.float32 and np.allclose(targets.sum(axis=1), 1)
+    assert np.allclose(targets[0], [0.05, 0, 0, 0.75, 0.1, 0, 0.1])
+    assert np.allclose(targets[1], [0.5, 0, 0, 0, 0, 0, 0.5]), "a teacher that disagrees pulls half the weight"
+    assert np.allclose(blended_targets(labels, teacher, 0.0), np.eye(7)[labels]), "weight 0 is plain training"
+    with pytest.raises(ValueError):
+        blended_targets(labels, teacher[:1], 0.5)

@@ -16,6 +16,12 @@ from pathlib import Path
 from model.errors import ModelFileError
 
 MEMBER_FILES = ("REPORT.md", "confusion.png", "curves.png", "history.csv", "metrics.json")
+NAME_PREFIX = "moodnet_ensemble"
+
+
+def is_ensemble(model) -> bool:
+    """Whether a loaded Keras model was made by `fuse` (its members are whole networks, not layers)."""
+    return model.name.startswith(NAME_PREFIX)
 
 
 def fuse(paths: list[Path]):
@@ -33,7 +39,7 @@ def fuse(paths: list[Path]):
         member.name = f"member{index}"        # nested models need distinct names
         outputs.append(member(pixels))
     mean = keras.layers.Average(name="emotion")(outputs)
-    return keras.Model(pixels, mean, name=f"moodnet_ensemble_{len(paths)}")
+    return keras.Model(pixels, mean, name=f"{NAME_PREFIX}_{len(paths)}")
 
 
 def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1) -> Path:

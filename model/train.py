@@ -166,11 +166,15 @@ def start_from(model, path: Path) -> None:
     carry a model further instead of starting over.
     """
     from model.classifier import load_model
-
+    from model.ensemble import is_ensemble
     from model.errors import ModelFileError
 
+    start = load_model(path)
+    if is_ensemble(start):
+        raise ModelFileError(f"--init {path} is an ensemble made by `app.py ensemble`; start from one of "
+                             f"its members (or use it as --teacher)")
     try:
-        model.set_weights(load_model(path).get_weights())
+        model.set_weights(start.get_weights())
     except ValueError as error:
         raise ModelFileError(f"--init {path} does not fit this network (pass the --widths it was trained with): "
                              f"{error}") from None

@@ -65,3 +65,10 @@ def test_ensemble_command_writes_the_fused_model_its_int8_version_and_a_report(s
     assert (out / "members" / "0" / "REPORT.md").read_text() == (DEFAULT_MODEL.parent / "REPORT.md").read_text()
     assert (out / "confusion.png").exists()
     assert sorted(path.name for path in (out / "members").iterdir()) == ["0", "1"]
+
+
+def test_a_warm_restart_from_an_ensemble_is_refused_with_a_pointer_to_its_members(second_model, fer2013, tmp_path):
+    fused = tmp_path / "fused.keras"
+    fuse([second_model, second_model]).save(fused)
+    result = app("train", "--data", fer2013, "--limit", 70, "--init", fused, "--out", tmp_path / "out", "--quiet")
+    assert_clean_error(result, "is an ensemble made by `app.py ensemble`")

@@ -42,6 +42,7 @@ class CaptureOptions:
     db: str | Path = DEFAULT_DB
     fps: float | None = None
     detector: str | None = None
+    model: str | None = None
     min_face: int = MIN_FACE
     smooth: bool = False
     reconnect: float = DEFAULT_RECONNECT_SECONDS
@@ -67,13 +68,17 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
     """Capture until stopped, the end of a file, or a live source lost for good.
 
     The device is opened before the model loads, so a wrong device fails in a moment
-    (SourceUnavailable) and leaves no session behind.
+    (SourceUnavailable); neither a wrong device nor a bad model leaves a session behind.
     """
     device = parse_device(options.device)
     stop = stop or threading.Event()
     with stop_on_signals(stop, quiet=options.quiet):     # from here on, Ctrl+C is a clean stop
         capture = open_capture(device)
-        recognizer = recognizer or _load_recognizer(options)
+        try:
+            recognizer = recognizer or _load_recognizer(options)
+        except BaseException:                            # e.g. a bad --model: free the camera first
+            capture.release()
+            raise
         reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
         books = Books.open(options, recognizer, reader)
         tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
@@ -211,6 +216,7 @@ def _model_name(recognizer) -> str:
 
 
 def _load_recognizer(options: CaptureOptions):
+    from model.classifier import EmotionClassifier
     from model.recognizer import Recognizer
 
-    return Recognizer(detector=options.detector, min_face=options.min_face)
+    return Recognizer(EmotionClassifier(options.model), options.detector, min_face=options.min_face)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from capture.settings import START_SETTINGS, markdown_table
-from capture_helpers import ROOT
+from capture_helpers import ROOT, background, count_rows, write_video
 
 
 def test_start_help_lists_every_setting_and_an_example():
@@ -28,3 +28,14 @@ def test_the_readme_table_has_a_row_per_setting():
     table = markdown_table().splitlines()
     assert len(table) == 2 + len(START_SETTINGS)
     assert all(f"`--{setting.name}`" in row for setting, row in zip(START_SETTINGS, table[2:]))
+
+
+def test_a_model_that_is_not_there_is_refused_by_name_and_leaves_no_session(tmp_path):
+    video = write_video(tmp_path / "room.avi", [background(i) for i in range(5)])
+    db = tmp_path / "moodlog.db"
+    done = subprocess.run([sys.executable, str(ROOT / "app.py"), "start", str(video), "--db", str(db),
+                           "--model", str(tmp_path / "absent.keras")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 2
+    assert "absent.keras" in done.stderr and "Traceback" not in done.stderr
+    assert count_rows(db) == 0 and not db.exists()

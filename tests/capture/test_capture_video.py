@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import shutil
 
 import numpy as np
 import pytest
@@ -146,3 +147,25 @@ def test_no_pixels_are_stored_only_numbers(fer_run):
         types = {row["type"].upper() for row in db_rows(db, f"PRAGMA table_info([{table}])")}
         assert types <= {"INTEGER", "FLOAT", "REAL", "TEXT"}, (table, types)
     assert db_rows(db, "SELECT count(*) AS n FROM detections WHERE typeof(emotion) = 'blob'")[0]["n"] == 0
+
+
+def test_a_model_given_to_start_is_the_one_that_runs_and_is_named(fer_run, fer_video, tmp_path):
+    """`start --model`: a copy of the shipped model (and its int8 file) under another name logs the
+    same emotions as the shipped model did, and the session names the copy."""
+    from model.classifier import DEFAULT_MODEL
+    from model.lite import int8_path
+
+    mine = tmp_path / "mine.keras"
+    shutil.copy(DEFAULT_MODEL, mine)
+    shutil.copy(int8_path(DEFAULT_MODEL), int8_path(mine))
+    db = tmp_path / "moodlog.db"
+    summary = run(CaptureOptions(str(fer_video[0]), db=db, quiet=True, model=str(mine)))
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert summary.status == "finished" and session["model"].startswith("mine.keras")
+    columns = "frame, face, emotion, " + ", ".join(EMOTIONS)
+    ours = db_rows(db, f"SELECT {columns} FROM detections ORDER BY frame, face")
+    shipped = db_rows(fer_run[0], f"SELECT {columns} FROM detections ORDER BY frame, face")
+    assert len(ours) == len(shipped) > 0
+    for mine_row, shipped_row in zip(ours, shipped):
+        assert mine_row["emotion"] == shipped_row["emotion"]
+        assert np.allclose([mine_row[e] for e in EMOTIONS], [shipped_row[e] for e in EMOTIONS], atol=1e-6)

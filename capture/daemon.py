@@ -74,13 +74,13 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
     stop = stop or threading.Event()
     with stop_on_signals(stop, quiet=options.quiet):     # from here on, Ctrl+C is a clean stop
         capture = open_capture(device)
-        try:
+        try:                                             # a bad --model or --db: free the camera first
             recognizer = recognizer or _load_recognizer(options)
-        except BaseException:                            # e.g. a bad --model: free the camera first
+            reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
+            books = Books.open(options, recognizer, reader)
+        except BaseException:
             capture.release()
             raise
-        reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
-        books = Books.open(options, recognizer, reader)
         tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
         preview = Preview(options.preview)
         reader.start()

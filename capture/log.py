@@ -30,26 +30,52 @@ BATCH_SECONDS = 1.0
 BATCH_ROWS = 5_000
 SESSION_COUNTERS = ("frames_read", "frames_analysed", "frames_without_face", "frames_dropped",
                     "frames_corrupt", "reconnects", "faces", "faces_unclassified")
+LOG_TABLES = ("sessions", "detections", "gaps", "emotion_minutes")
 DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
                      "confidence") + EMOTIONS
 
 
 class LogError(MoodlogError, RuntimeError):
-    """The log could not be written even after retries (disk full, read-only, locked for too long)."""
+    """The log cannot be opened (not a database, or another program's), or could not be written
+    even after retries (disk full, read-only, locked for too long)."""
 
 
 def open_log(path: str | os.PathLike) -> sqlite_utils.Database:
-    """Open (creating if needed) a Moodlog database in WAL mode with the current schema."""
+    """Open (creating if needed) a Moodlog database in WAL mode with the current schema.
+
+    A path that cannot be a Moodlog log raises LogError naming it, before anything is written:
+    a folder, a file that is not SQLite, or another program's database, which must not be
+    switched to WAL and filled with our tables because of a typo in `--db`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    db = sqlite_utils.Database(connection)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    with db.ensure_autocommit_on():
-        db.execute("PRAGMA journal_mode = wal")
-        db.execute("PRAGMA synchronous = NORMAL")
-    migrate(db)
+    connection = None
+    try:
+        if path.is_dir():
+            raise LogError("it is a folder; give a file name, e.g. data/moodlog.db")
+        if any(folder.exists() and not folder.is_dir() for folder in path.parents):
+            raise LogError("a folder on its path is a file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db = sqlite_utils.Database(connection)
+        _refuse_foreign(db)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with db.ensure_autocommit_on():
+            db.execute("PRAGMA journal_mode = wal")
+            db.execute("PRAGMA synchronous = NORMAL")
+        migrate(db)
+    except (OSError, sqlite3.DatabaseError, LogError) as error:
+        if connection is not None:
+            connection.close()
+        raise LogError(f"cannot use {path} as the Moodlog log: {error}") from error
     return db
+
+
+def _refuse_foreign(db: sqlite_utils.Database) -> None:
+    """A database with tables but none of ours belongs to another program."""
+    tables = db.table_names()
+    if tables and not set(tables) & set(LOG_TABLES):
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise LogError(f"it is another program's database (tables: {shown}); give a new file or a Moodlog log")
 
 
 def migrate(db: sqlite_utils.Database) -> None:

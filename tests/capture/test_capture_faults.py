@@ -1,17 +1,21 @@
-"""A live stream that drops and comes back, or drops for good; a log that is busy for a while."""
+"""A live stream that drops and comes back, or drops for good; a log that is busy for a while,
+or is no log at all (a folder, a file that is not SQLite, another program's database)."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from capture.daemon import CaptureOptions, run
-from capture.log import LogWriter, open_log, start_session
-from capture_helpers import ROOT, background, count_rows, db_rows, detectable_fer_faces, place, wait_for
+from capture.log import LogError, LogWriter, open_log, start_session
+from capture_helpers import (ROOT, background, count_rows, db_rows, detectable_fer_faces, place, wait_for,
+                             write_video)
 
 sys.path.insert(0, str(ROOT / "bench"))
 from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP MJPEG camera)
@@ -111,3 +115,49 @@ def test_a_version_1_log_is_migrated_in_place(tmp_path):
     session, = db_rows(db_path, "SELECT * FROM sessions")
     assert session["faces_unclassified"] == 0 and session["device"] == "0"
     assert db_rows(db_path, "PRAGMA user_version")[0][0] == 2
+
+
+def _foreign_database(path):
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE notes (body TEXT)")
+    other.execute("INSERT INTO notes VALUES ('keep me')")
+    other.commit()
+    other.close()
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("random bytes", "file is not a database"),
+    ("text", "file is not a database"),
+    ("folder", "it is a folder"),
+    ("under a file", "a folder on its path is a file"),
+    ("another program's database", "another program's database (tables: notes)"),
+])
+def test_a_path_that_cannot_be_a_log_is_refused_by_name_and_left_as_it_was(tmp_path, kind, reason):
+    path = tmp_path / "moodlog.db"
+    if kind == "random bytes":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif kind == "text":
+        path.write_text("my notes\n")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "under a file":
+        (tmp_path / "plain").write_text("x")
+        path = tmp_path / "plain" / "moodlog.db"
+    else:
+        _foreign_database(path)
+    before = sorted((p.name, p.read_bytes() if p.is_file() else None) for p in tmp_path.iterdir())
+    with pytest.raises(LogError) as refused:
+        open_log(path)
+    assert str(path) in str(refused.value) and reason in str(refused.value)
+    assert sorted((p.name, p.read_bytes() if p.is_file() else None) for p in tmp_path.iterdir()) == before
+
+
+def test_start_with_a_log_that_is_not_a_database_exits_2_with_a_message_not_a_traceback(tmp_path):
+    video = write_video(tmp_path / "room.avi", [background(i) for i in range(5)])
+    db = tmp_path / "notes.db"
+    db.write_text("my notes\n")
+    done = subprocess.run([sys.executable, str(ROOT / "app.py"), "start", str(video), "--db", str(db), "--quiet"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"cannot use {db} as the Moodlog log: file is not a database" in done.stderr
+    assert db.read_text() == "my notes\n"

@@ -33,7 +33,7 @@ class Setting:
 
 
 START_SETTINGS = (
-    Setting("db", DEFAULT_DB, "SQLite file to log to, created if missing", metavar="PATH"),
+    Setting("db", DEFAULT_DB, "SQLite file to log to, created if missing (another program's database is refused)", metavar="PATH"),
     Setting("fps", None, "analyse at most N frames a second (files: every frame unless given)", float, 0.1, 1000, metavar="N"),
     Setting("detector", DEFAULT_DETECTOR, "face detector", str, choices=tuple(DETECTORS)),
     Setting("model", None, "emotion model: a .keras file made by `app.py train` or `app.py ensemble` "

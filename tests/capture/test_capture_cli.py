@@ -24,10 +24,11 @@ def test_out_of_bounds_values_are_refused_with_the_option_named():
     assert done.returncode == 2 and "--fps must be between 0.1 and 1000" in done.stderr
 
 
-def test_the_readme_table_has_a_row_per_setting():
+def test_the_readme_table_has_a_row_per_setting_as_help_words_it():
     table = markdown_table().splitlines()
     assert len(table) == 2 + len(START_SETTINGS)
     assert all(f"`--{setting.name}`" in row for setting, row in zip(START_SETTINGS, table[2:]))
+    assert markdown_table() in (ROOT / "README.md").read_text()
 
 
 def test_a_model_that_is_not_there_is_refused_by_name_and_leaves_no_session(tmp_path):

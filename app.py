@@ -174,7 +174,7 @@ def start_command(args) -> int:
     from capture.daemon import CaptureOptions, run, stop_on_signals
 
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
-    server = serve_dashboard_beside(args.db) if args.dashboard else None
+    server = serve_dashboard_beside(args.db, args.model) if args.dashboard else None
     stop = threading.Event()
     with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
         summary = run(options, stop=stop)
@@ -187,8 +187,9 @@ def start_command(args) -> int:
     return 0
 
 
-def serve_dashboard_beside(db_path):
-    """Serve the dashboard on a background thread while the daemon captures (--dashboard).
+def serve_dashboard_beside(db_path, model=None):
+    """Serve the dashboard on a background thread while the daemon captures (--dashboard), its
+    uploads recognised with the capture's model.
 
     The log is created first, so that the dashboard has tables to read from its first request.
     """
@@ -196,7 +197,7 @@ def serve_dashboard_beside(db_path):
     from dashboard.app import serve_in_background
 
     open_log(db_path).close()
-    return serve_in_background(db_path)
+    return serve_in_background(db_path, model=model)
 
 
 def keep_serving_until_interrupted(server) -> None:
@@ -229,7 +230,7 @@ def add_start(commands) -> None:
 def dashboard_command(args) -> int:
     from dashboard.app import serve
 
-    serve(args.db, host=args.host, port=args.port, auth=args.auth)
+    serve(args.db, host=args.host, port=args.port, auth=args.auth, model=args.model)
     return 0
 
 
@@ -245,6 +246,8 @@ def add_dashboard(commands) -> None:
                                 "dashboard, its log and the upload page to every machine that can reach this one, "
                                 "so it requires --auth")
     dashboard.add_argument("--port", type=int, default=8050, help="TCP port (default 8050)")
+    dashboard.add_argument("--model", metavar="PATH", help="recognise uploads with this model (a .keras file made "
+                           "by app.py train or ensemble) and report on it (default: the shipped model)")
     dashboard.add_argument("--auth", metavar="USER:PASS",
                            help="require this login (HTTP basic auth); or set MOODLOG_DASHBOARD_AUTH. "
                                 "Required for any --host other than loopback")

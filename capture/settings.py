@@ -45,7 +45,7 @@ START_SETTINGS = (
     Setting("reconnect", DEFAULT_RECONNECT_SECONDS, "seconds to keep reopening a camera or stream that "
             "dropped, before giving up", float, 0, 7 * 24 * 3600, metavar="SECONDS"),
     Setting("preview", False, "show an annotated window (needs a display and an OpenCV with GUI)", bool),
-    Setting("dashboard", False, "serve the dashboard on this database while capturing", bool),
+    Setting("dashboard", False, "serve the dashboard on this database while capturing (uploads use --model too)", bool),
     Setting("quiet", False, "no live status line and no summary", bool),
 )
 

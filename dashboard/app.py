@@ -20,11 +20,12 @@ from dash import html
 
 from dashboard import queries
 from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
+from dashboard.context import build_recognizer
 from dashboard.live import filters_from_query
 from dashboard.queries import LogUnavailable
 from dashboard.report import SERVED_IMAGES
 from dashboard.uploads import MAX_UPLOAD_BYTES
-from model.classifier import WEIGHTS_DIR
+from model.classifier import DEFAULT_MODEL
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DB = Path("data/moodlog.db")
@@ -34,16 +35,17 @@ REFRESH_MS = 2000
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
 
 
-def create_app(db_path: str | os.PathLike = DEFAULT_DB, *, recognizer=None, weights_dir: Path = WEIGHTS_DIR,
-               refresh_ms: int = REFRESH_MS) -> dash.Dash:
+def create_app(db_path: str | os.PathLike = DEFAULT_DB, *, recognizer=None,
+               model: str | os.PathLike = DEFAULT_MODEL, refresh_ms: int = REFRESH_MS) -> dash.Dash:
     """The dashboard for the log at `db_path` (which may not exist yet).
 
-    `recognizer` (a model.recognizer.Recognizer) is built on the first upload when not given.
-    Dash registers page callbacks process-wide, so build one app per process.
+    `model` is the one uploads are recognised with and the model page reports on (its folder holds
+    the report). `recognizer` (a model.recognizer.Recognizer) is built from it on the first upload
+    when not given. Dash registers page callbacks process-wide, so build one app per process.
     """
     app = dash.Dash(__name__, use_pages=True, pages_folder=str(HERE / "pages"), title="Moodlog",
                     update_title=None, serve_locally=True, suppress_callback_exceptions=True)
-    app.server.config.update(MOODLOG_DB=Path(db_path), MOODLOG_WEIGHTS=Path(weights_dir),
+    app.server.config.update(MOODLOG_DB=Path(db_path), MOODLOG_MODEL=Path(model),
                              MOODLOG_REFRESH_MS=refresh_ms, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     if recognizer is not None:
         app.server.extensions["moodlog_recognizer"] = recognizer
@@ -98,16 +100,16 @@ def model_file(name: str) -> flask.Response:
     """The model report's plots, and nothing else from the weights folder."""
     if name not in SERVED_IMAGES:
         flask.abort(404)
-    return flask.send_from_directory(flask.current_app.config["MOODLOG_WEIGHTS"], name, max_age=60)
+    return flask.send_from_directory(flask.current_app.config["MOODLOG_MODEL"].parent, name, max_age=60)
 
 
 def serve(db_path: str | os.PathLike = DEFAULT_DB, host: str = "127.0.0.1", port: int = 8050,
-          auth: str | None = None, *, threads: int = 8) -> None:
+          auth: str | None = None, *, model: str | os.PathLike | None = None, threads: int = 8) -> None:
     """Serve the dashboard with waitress until interrupted.
 
     Binding anything but loopback requires credentials (`auth` or $MOODLOG_DASHBOARD_AUTH).
     """
-    server = make_server(db_path, host, port, auth, threads=threads)
+    server = make_server(db_path, host, port, auth, model=model, threads=threads)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -117,21 +119,27 @@ def serve(db_path: str | os.PathLike = DEFAULT_DB, host: str = "127.0.0.1", port
 
 
 def make_server(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | None = None, *,
-                threads: int = 8):
-    """A waitress server, not yet running: `.run()` blocks, `.close()` stops it (for `start --dashboard`)."""
+                model: str | os.PathLike | None = None, threads: int = 8):
+    """A waitress server, not yet running: `.run()` blocks, `.close()` stops it (for `start --dashboard`).
+
+    A `model` other than the shipped one is loaded now, so a wrong path fails here with its name
+    rather than on the first upload.
+    """
     from waitress import create_server
 
     credentials = auth or os.environ.get(AUTH_ENV)
     if not is_loopback(host) and not credentials:
         raise AuthError(f"binding {host} lets other machines reach the dashboard: give --auth USER:PASS "
                         f"or set {AUTH_ENV}")
-    app = create_app(db_path)
+    recognizer = build_recognizer(model) if model is not None else None
+    app = create_app(db_path, recognizer=recognizer, model=model or DEFAULT_MODEL)
     threading.Thread(target=queries.warm_cache, args=(db_path,), daemon=True, name="warm-cache").start()
     wsgi = app.server
     if credentials:
         user, password = parse_credentials(credentials)
         wsgi.wsgi_app = BasicAuth(wsgi.wsgi_app, user, password)
     server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+    server.dash_app = app                    # waitress wraps the WSGI app; keep the one it serves at hand
     login = f", login required (user {parse_credentials(credentials)[0]})" if credentials else ""
     print(f"Moodlog dashboard on http://{_url_host(host)}:{server.effective_port}/ reading {db_path}{login}",
           flush=True)
@@ -145,8 +153,9 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def serve_in_background(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | None = None):
+def serve_in_background(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | None = None, *,
+                        model: str | os.PathLike | None = None):
     """Start serving on a daemon thread (for `start --dashboard`); returns the server, `.close()` stops it."""
-    server = make_server(db_path, host, port, auth)
+    server = make_server(db_path, host, port, auth, model=model)
     threading.Thread(target=server.run, daemon=True, name="dashboard").start()
     return server

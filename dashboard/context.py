@@ -1,4 +1,4 @@
-"""What the pages need from the app that serves them: its log path and its recognizer.
+"""What the pages need from the app that serves them: its log path, its model and its recognizer.
 
 Pages read these from the Flask app of the current request rather than from module globals,
 so the page modules stay free of configuration and `create_app` alone decides it.
@@ -19,6 +19,20 @@ def db_path() -> Path:
     return flask.current_app.config["MOODLOG_DB"]
 
 
+def model_path() -> Path:
+    """The model that uploads are recognised with; its folder holds its report."""
+    return flask.current_app.config["MOODLOG_MODEL"]
+
+
+def build_recognizer(model: Path):
+    """The Recognizer for uploaded photos: `model`, and the detector measured best on photos."""
+    from model.classifier import EmotionClassifier
+    from model.faces import PHOTO_DETECTOR
+    from model.recognizer import Recognizer
+
+    return Recognizer(EmotionClassifier(model), detector=PHOTO_DETECTOR)
+
+
 def recognizer():
     """The app's Recognizer, built on first use (loading TensorFlow takes seconds)."""
     return get_recognizer(flask.current_app)
@@ -28,10 +42,7 @@ def get_recognizer(server: flask.Flask):
     """Build the app's Recognizer once, even when two uploads arrive together."""
     with _LOCK:
         if server.extensions.get("moodlog_recognizer") is None:
-            from model.faces import PHOTO_DETECTOR
-            from model.recognizer import Recognizer
-
-            server.extensions["moodlog_recognizer"] = Recognizer(detector=PHOTO_DETECTOR)
+            server.extensions["moodlog_recognizer"] = build_recognizer(server.config["MOODLOG_MODEL"])
         return server.extensions["moodlog_recognizer"]
 
 

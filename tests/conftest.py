@@ -47,3 +47,19 @@ def recognizer():
     from model.recognizer import Recognizer
 
     return Recognizer()
+
+
+@pytest.fixture
+def model_copy(tmp_path) -> Path:
+    """The shipped model and its int8 file, copied under another name: a user's own model that
+    must give exactly the shipped model's results wherever it is used."""
+    import shutil
+
+    from model.classifier import DEFAULT_MODEL
+    from model.lite import int8_path
+
+    mine = tmp_path / "mine" / "mine.keras"
+    mine.parent.mkdir()
+    shutil.copy(DEFAULT_MODEL, mine)
+    shutil.copy(int8_path(DEFAULT_MODEL), int8_path(mine))
+    return mine

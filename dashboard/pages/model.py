@@ -1,22 +1,24 @@
-"""Model page: the shipped model's report, so users know how far to trust what it says."""
+"""Model page: the report of the model that uploads are recognised with (the shipped one unless
+`--model` names another), so users know how far to trust what it says."""
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import flask
 from dash import dcc, html
 
 from dashboard import figures
+from dashboard.context import model_path
 from dashboard.report import ModelReport, read_report
+from model.classifier import DEFAULT_MODEL
 
 dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=2)
 
 
 def layout(**_query) -> html.Div:
     """Read the report on every visit: training rewrites it while the dashboard runs."""
-    weights = flask.current_app.config["MOODLOG_WEIGHTS"]
-    report = read_report(weights, weights / "moodnet.keras")
+    model = model_path()
+    report = read_report(model.parent, model)
     return html.Div([html.H1("Model", className="h3"), _model_line(report), _metric_cards(report.metrics),
                      _recall_chart(report.recall), _report_body(report)])
 
@@ -37,7 +39,8 @@ def _model_line(report: ModelReport) -> html.P:
     if report.model_size is None:
         return dbc.Alert(f"No model file at {report.model_file}: train one with python app.py train.",
                          color="warning")
-    return html.P(f"{report.model_file.name}: {report.model_size / 1e6:.1f} MB, written "
+    shown = report.model_file.name if report.model_file == DEFAULT_MODEL else report.model_file
+    return html.P(f"{shown}: {report.model_size / 1e6:.1f} MB, written "
                   f"{report.model_written:%Y-%m-%d %H:%M}.", className="text-muted")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import shutil
 
 import numpy as np
 import pytest
@@ -149,17 +148,11 @@ def test_no_pixels_are_stored_only_numbers(fer_run):
     assert db_rows(db, "SELECT count(*) AS n FROM detections WHERE typeof(emotion) = 'blob'")[0]["n"] == 0
 
 
-def test_a_model_given_to_start_is_the_one_that_runs_and_is_named(fer_run, fer_video, tmp_path):
+def test_a_model_given_to_start_is_the_one_that_runs_and_is_named(fer_run, fer_video, model_copy, tmp_path):
     """`start --model`: a copy of the shipped model (and its int8 file) under another name logs the
     same emotions as the shipped model did, and the session names the copy."""
-    from model.classifier import DEFAULT_MODEL
-    from model.lite import int8_path
-
-    mine = tmp_path / "mine.keras"
-    shutil.copy(DEFAULT_MODEL, mine)
-    shutil.copy(int8_path(DEFAULT_MODEL), int8_path(mine))
     db = tmp_path / "moodlog.db"
-    summary = run(CaptureOptions(str(fer_video[0]), db=db, quiet=True, model=str(mine)))
+    summary = run(CaptureOptions(str(fer_video[0]), db=db, quiet=True, model=str(model_copy)))
     session, = db_rows(db, "SELECT * FROM sessions")
     assert summary.status == "finished" and session["model"].startswith("mine.keras")
     columns = "frame, face, emotion, " + ", ".join(EMOTIONS)

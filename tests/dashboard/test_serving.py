@@ -80,3 +80,47 @@ def test_model_report_links_existing_plots_and_marks_missing_ones(tmp_path):
 def test_model_report_absent_is_none(tmp_path):
     found = report.read_report(tmp_path, tmp_path / "moodnet.keras")
     assert found.markdown is None and found.metrics == {} and found.images == []
+
+
+def test_a_model_given_to_the_dashboard_recognises_uploads_and_is_reported(tmp_path, model_copy, face_photos):
+    """`dashboard --model`: uploads go through that model (the shipped model's copy gives the shipped
+    model's probabilities) and the model page names it."""
+    import base64
+
+    import numpy as np
+
+    from dashboard.context import get_recognizer
+    from dashboard.uploads import analyse
+    from model.recognizer import Recognizer
+
+    server = make_server(tmp_path / "log.db", port=0, model=model_copy)
+    try:
+        app = server.dash_app.server
+        recognizer = get_recognizer(app)
+        assert recognizer.classifier.path == model_copy
+        photo = sorted((face_photos / "cfd" / "happy").glob("*.jpg"))[0]
+        contents = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
+        ours = analyse(recognizer, contents, photo.name).faces
+        shipped = analyse(Recognizer(detector=recognizer.detector_name), contents, photo.name).faces
+        assert len(ours) == len(shipped) > 0 and ours[0]["probabilities"]
+        for mine, theirs in zip(ours, shipped):
+            assert np.allclose(list(mine["probabilities"].values()), list(theirs["probabilities"].values()), atol=1e-6)
+        page = next(page for page in dash_pages() if page["path"] == "/model")
+        with app.test_request_context("/model"):
+            assert str(model_copy) in str(page["layout"]())
+    finally:
+        server.close()
+
+
+def test_cli_refuses_a_dashboard_model_that_is_not_there(tmp_path):
+    result = subprocess.run([sys.executable, "app.py", "dashboard", "--db", str(tmp_path / "log.db"), "--port", "0",
+                             "--model", str(tmp_path / "absent.keras")], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "absent.keras" in result.stderr and "Traceback" not in result.stderr
+
+
+def dash_pages():
+    import dash
+
+    return dash.page_registry.values()

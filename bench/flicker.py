@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, one_core  # noqa: F401
+from common import one_core
 from capture_video import SIZE, face_photo
 from mjpeg_server import MjpegServer, encode_frames
 

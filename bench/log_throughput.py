@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT  # noqa: F401  (puts the project on sys.path)
+from common import ROOT
 from capture.log import LogWriter, open_log, start_session
 
 
 def rows_per_second(rows: int, seed: int) -> float:
     random = np.random.default_rng(seed)
     probabilities = random.dirichlet(np.ones(7), size=1000).astype(np.float32)
-    with tempfile.TemporaryDirectory() as folder:
+    scratch = ROOT / "bench" / "out"           # the project's disk, as data/ is; /tmp may be in memory
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
         db = open_log(Path(folder) / "bench.db")
         writer = LogWriter(db, start_session(db, device="bench", model="-", detector="-"))
         started, ts = time.perf_counter(), time.time()

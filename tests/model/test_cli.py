@@ -96,3 +96,18 @@ def test_training_errors_are_one_line_messages(tmp_path):
     bad_model = tmp_path / "m.keras"
     bad_model.write_text("nope")
     assert_clean_error(app("evaluate", "--data", tmp_path / "fer", "--model", bad_model), "")
+
+
+def test_the_readme_names_every_command_and_option():
+    """Docs that cannot drift: each subcommand of app.py and each of its options is in the README."""
+    import argparse
+
+    import app     # the project root is on sys.path (conftest)
+
+    readme = (ROOT / "README.md").read_text()
+    commands = next(action for action in app.build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction)).choices
+    missing = [f"{name} {option}" for name, command in commands.items() for action in command._actions
+               for option in action.option_strings if option.startswith("--") and option != "--help"
+               and option not in readme]
+    assert [name for name in commands if f"app.py {name}" not in readme] == [] and missing == []

@@ -6,7 +6,7 @@ OpenCV pinned to one thread. The model is loaded and warmed up before timing, as
 pays that once per run. The peer, the `fer` package's FER(mtcnn=False).detect_emotions on
 every frame of the same video, runs in the same invocation from bench/.venv-fer.
 
-    nice -n 15 .venv/bin/python bench/capture_throughput.py [--frames 300] [--repeats 3]
+    nice -n 15 .venv/bin/python bench/capture_throughput.py [--frames 300] [--repeats 3] [--model PATH]
 """
 
 from __future__ import annotations
@@ -25,22 +25,24 @@ from capture_video import benchmark_video
 FER_PYTHON = ROOT / "bench" / ".venv-fer" / "bin" / "python"
 
 
-def moodlog_fps(video: Path, detector: str, repeats: int) -> tuple[float, float, int]:
+def moodlog_fps(video: Path, detector: str, repeats: int, model: str | None = None) -> tuple[float, float, int]:
     """Median frames analysed per wall-clock second and per CPU second (all of this process's
     threads: reading, analysis, logging) over `repeats` runs, and faces logged per run.
 
     The CPU-second figure is what one free core would give; the wall-clock one is what this
     (possibly shared) machine gave while the benchmark ran."""
     from capture.daemon import CaptureOptions, run
+    from model.classifier import EmotionClassifier
     from model.recognizer import Recognizer
 
-    recognizer = Recognizer(detector=detector)
+    recognizer = Recognizer(EmotionClassifier(model), detector=detector)
     recognizer.recognize(next(iter(_first_frame(video))))     # warm-up: trace the model once
     rates, cpu_rates, faces = [], [], 0
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as folder:
             started, cpu_started = time.perf_counter(), time.process_time()
-            summary = run(CaptureOptions(str(video), db=Path(folder) / "bench.db", detector=detector, quiet=True),
+            summary = run(CaptureOptions(str(video), db=Path(folder) / "bench.db", detector=detector, quiet=True,
+                                         model=model),
                           recognizer=recognizer)
             frames = summary.counters["frames_analysed"]
             rates.append(frames / (time.perf_counter() - started))
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--detectors", default="haar,blazeface")
+    parser.add_argument("--model", help="a .keras model made by train or ensemble (default: the shipped one)")
     args = parser.parse_args()
     one_core()
     video = benchmark_video(args.frames)
@@ -83,7 +86,7 @@ def main() -> None:
           f"median of {args.repeats}")
     rates = {}
     for detector in args.detectors.split(","):
-        rates[detector], per_cpu_second, faces = moodlog_fps(video, detector, args.repeats)
+        rates[detector], per_cpu_second, faces = moodlog_fps(video, detector, args.repeats, args.model)
         print(f"moodlog --detector {detector}: {rates[detector]:.1f} frames analysed/s wall-clock, "
               f"{per_cpu_second:.1f} per CPU-second; {faces} faces logged")
     peer = fer_fps(video, args.repeats)

@@ -174,7 +174,7 @@ def start_command(args) -> int:
     from capture.daemon import CaptureOptions, run, stop_on_signals
 
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
-    server = serve_dashboard_beside(args.db, args.model) if args.dashboard else None
+    server = serve_dashboard_beside(args.db, args.model, args.port) if args.dashboard else None
     stop = threading.Event()
     with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
         summary = run(options, stop=stop)
@@ -187,7 +187,7 @@ def start_command(args) -> int:
     return 0
 
 
-def serve_dashboard_beside(db_path, model=None):
+def serve_dashboard_beside(db_path, model=None, port: int = 8050):
     """Serve the dashboard on a background thread while the daemon captures (--dashboard), its
     uploads recognised with the capture's model.
 
@@ -197,7 +197,7 @@ def serve_dashboard_beside(db_path, model=None):
     from dashboard.app import serve_in_background
 
     open_log(db_path).close()
-    return serve_in_background(db_path, model=model)
+    return serve_in_background(db_path, port=port, model=model)
 
 
 def keep_serving_until_interrupted(server) -> None:

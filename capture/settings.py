@@ -46,6 +46,8 @@ START_SETTINGS = (
             "dropped, before giving up", float, 0, 7 * 24 * 3600, metavar="SECONDS"),
     Setting("preview", False, "show an annotated window (needs a display and an OpenCV with GUI)", bool),
     Setting("dashboard", False, "serve the dashboard on this database while capturing (uploads use --model too)", bool),
+    Setting("port", 8050, "TCP port of --dashboard on 127.0.0.1 (0: any free port, printed)", int, 0, 65535,
+            metavar="PORT"),
     Setting("quiet", False, "no live status line and no summary", bool),
 )
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import collections
+import csv
+import io
+import re
+import signal
+import threading
+import urllib.request
 
 import numpy as np
 import pytest
 
 from capture.daemon import CaptureOptions, run
-from capture_helpers import (background, db_rows, detectable_fer_faces, moving_face_video, overlap, place,
-                             read_video, write_video)
+from capture_helpers import (background, count_rows, db_rows, detectable_fer_faces, moving_face_video, overlap, place,
+                             read_video, start_app, wait_for, write_video)
 from model.labels import EMOTIONS
 from model.faces import DEFAULT_DETECTOR
 
@@ -162,3 +168,25 @@ def test_a_model_given_to_start_is_the_one_that_runs_and_is_named(fer_run, fer_v
     for mine_row, shipped_row in zip(ours, shipped):
         assert mine_row["emotion"] == shipped_row["emotion"]
         assert np.allclose([mine_row[e] for e in EMOTIONS], [shipped_row[e] for e in EMOTIONS], atol=1e-6)
+
+
+def test_start_with_the_dashboard_serves_the_log_it_writes_until_ctrl_c(fer_video, tmp_path):
+    """The README's first command, `start --dashboard`, on a file: the dashboard comes up on the
+    log the daemon writes and stays up once the file has ended, its CSV export holds every row
+    logged, and Ctrl+C ends the process cleanly."""
+    db = tmp_path / "moodlog.db"
+    process = start_app(fer_video[0], "--db", db, "--dashboard", "--port", "0", "--quiet")
+    printed: list[str] = []
+    threading.Thread(target=lambda: [printed.append(line) for line in process.stdout], daemon=True).start()
+    try:
+        assert wait_for(lambda: any("dashboard stays up until Ctrl+C" in line for line in printed), 180), printed
+        url = re.search(r"http://127\.0\.0\.1:\d+/", "".join(printed)).group(0)
+        with urllib.request.urlopen(url + "history/export.csv", timeout=60) as response:
+            exported = list(csv.DictReader(io.StringIO(response.read().decode())))
+        assert len(exported) == count_rows(db) > 0
+        assert {row["emotion"] for row in exported} == {row["emotion"] for row in db_rows(db, "SELECT emotion FROM detections")}
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -16,6 +16,9 @@ from model.labels import EMOTIONS
 SIZE = 48
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "moodnet.keras"
+# A network an eighth of the cost, for CPUs without AVX-512 VNNI, where the default misses its speed
+# target: 6 points less accurate (model/weights/fast/REPORT.md, bench/RESULTS.md). Opt in with --model.
+FAST_MODEL = WEIGHTS_DIR / "fast" / "moodnet.keras"
 
 
 def to_model_input(faces) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.classifier import EmotionClassifier, to_model_input
+from model.classifier import FAST_MODEL, EmotionClassifier, to_model_input
 from model.dataset import load_fer2013
 from model.errors import ModelFileError
 
@@ -46,6 +46,13 @@ def test_shipped_model_is_far_above_chance_on_real_fer2013_test_faces(classifier
     probabilities = classifier.predict(test.images[::3])
     accuracy = float(np.mean(probabilities.argmax(axis=1) == test.labels[::3]))
     assert accuracy > 0.55, f"accuracy {accuracy:.3f} on {len(probabilities)} FER2013 test faces"
+
+
+def test_fast_model_runs_int8_and_is_far_above_chance_on_real_fer2013_test_faces(fer2013):
+    fast = EmotionClassifier(FAST_MODEL)
+    test = load_fer2013(fer2013)[0]["test"]
+    accuracy = float(np.mean(fast.predict(test.images[::3]).argmax(axis=1) == test.labels[::3]))
+    assert fast.runtime == "int8" and accuracy > 0.55, f"accuracy {accuracy:.3f}, runtime {fast.runtime}"
 
 
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):

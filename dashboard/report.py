@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.classifier import DEFAULT_MODEL, WEIGHTS_DIR
+from model.classifier import DEFAULT_MODEL
 from model.labels import EMOTIONS
 
 # Only these files of the weights folder are served to browsers.
@@ -28,8 +28,10 @@ class ModelReport:
     recall: dict[str, float] = field(default_factory=dict)
 
 
-def read_report(weights: Path = WEIGHTS_DIR, model_file: Path = DEFAULT_MODEL) -> ModelReport:
-    """Read the report files fresh on every call, since training rewrites them while we serve."""
+def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
+    """Read the report files beside the model fresh on every call, since training rewrites them while
+    we serve."""
+    weights = model_file.parent
     stat = model_file.stat() if model_file.is_file() else None
     report_file = weights / "REPORT.md"
     markdown = report_file.read_text(encoding="utf-8") if report_file.is_file() else None

@@ -17,8 +17,7 @@ dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Mode
 
 def layout(**_query) -> html.Div:
     """Read the report on every visit: training rewrites it while the dashboard runs."""
-    model = model_path()
-    report = read_report(model.parent, model)
+    report = read_report(model_path())
     return html.Div([html.H1("Model", className="h3"), _model_line(report), _metric_cards(report.metrics),
                      _recall_chart(report.recall), _report_body(report)])
 

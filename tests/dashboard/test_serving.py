@@ -69,7 +69,7 @@ def test_model_report_links_existing_plots_and_marks_missing_ones(tmp_path):
         "![confusion matrix](confusion.png)\n\n![training curves](curves.png)\n")
     (tmp_path / "confusion.png").write_bytes(b"\x89PNG fake")
     (tmp_path / "metrics.json").write_text('{"test": {"accuracy": 0.61, "macro_f1": 0.55}}')
-    found = report.read_report(tmp_path, tmp_path / "moodnet.keras")
+    found = report.read_report(tmp_path / "moodnet.keras")
     assert "![confusion matrix](/model-files/confusion.png)" in found.markdown
     assert "curves.png not written yet" in found.markdown
     assert found.metrics["test"]["accuracy"] == 0.61 and found.images == ["confusion.png"]
@@ -78,7 +78,7 @@ def test_model_report_links_existing_plots_and_marks_missing_ones(tmp_path):
 
 
 def test_model_report_absent_is_none(tmp_path):
-    found = report.read_report(tmp_path, tmp_path / "moodnet.keras")
+    found = report.read_report(tmp_path / "moodnet.keras")
     assert found.markdown is None and found.metrics == {} and found.images == []
 
 

@@ -14,8 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def train_command(args) -> int:
     import signal
 
-    from model.train import TrainConfig, TrainingInterrupted, train
+    from model.train import TrainConfig, TrainingInterrupted, finish, train
 
+    if args.finish:
+        path = finish(Path(args.finish), args.data)
+        print(f"int8 model and report written beside {path}")
+        return 0
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops like Ctrl+C: checkpoint kept
     config = TrainConfig(**{k: v for k, v in vars(args).items()
                             if k in TrainConfig.__dataclass_fields__ and k != "command" and v is not None})
@@ -24,7 +28,8 @@ def train_command(args) -> int:
     except TrainingInterrupted as stop:
         print(f"\n{stop}", file=sys.stderr)
         return 130
-    print(f"model saved to {path}; report in {path.parent / 'REPORT.md'}")
+    report = path.parent / "REPORT.md"
+    print(f"model saved to {path}" + (f"; report in {report}" if report.is_file() else ""))
     return 0
 
 
@@ -105,6 +110,9 @@ def add_train(commands) -> None:
     train.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
     train.add_argument("--limit", type=int, help="use at most N images per split, balanced (smoke runs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--finish", metavar="DIR",
+                       help="write the int8 model and report of a run trained without TensorFlow "
+                            "(KERAS_BACKEND=jax or torch, e.g. on a GPU); --data says where FER2013 is here")
     train.set_defaults(handler=train_command)
 
 

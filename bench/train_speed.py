@@ -17,11 +17,12 @@ from common import fer2013_path
 
 def faces_per_second(widths: str, precision: str, steps: int, train_split) -> float:
     import keras
-    from model.train import TrainConfig, batches, compile_model
+    from model.train import TrainConfig, batches, build_network, compile_for_training
 
     keras.mixed_precision.set_global_policy(precision)
     config = TrainConfig(widths=widths, precision=precision)
-    model = compile_model(config, steps_per_epoch=steps)
+    model = build_network(config)
+    compile_for_training(model, config, steps_per_epoch=steps)
     data = iter(batches(train_split, config, shuffle=True).repeat())
     times = []
     for step in range(steps + 5):

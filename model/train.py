@@ -6,6 +6,7 @@ crash) loses at most the epoch in progress, and `--resume` carries on from there
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -14,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from model import dataset
@@ -49,6 +51,10 @@ class TrainConfig:
     distill: float = 0.5
     threads: int = 0
     limit: int = 0
+    # "tf.data" distorts training faces in a tf.data pipeline (TensorFlow, the default there);
+    # "graph" runs the same distortions as the first layers of the trained graph, which is what
+    # backends without tf.data (JAX, PyTorch: KERAS_BACKEND, e.g. on a GPU) use.
+    pipeline: str = "auto"
     quiet: bool = False
     command: str = field(default_factory=lambda: " ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
 
@@ -69,7 +75,7 @@ def train(config: TrainConfig) -> Path:
     for line in report.lines():
         print(line)
     import keras
-    if config.threads:
+    if config.threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(config.threads)
     targets = None
@@ -78,22 +84,71 @@ def train(config: TrainConfig) -> Path:
         targets = teacher_targets(splits["train"], config.teacher, config.distill)
     keras.utils.set_random_seed(config.seed)
     config.precision = chosen_precision(config.precision)
+    config.pipeline = chosen_pipeline(config.pipeline)
     keras.mixed_precision.set_global_policy(config.precision)
     out.mkdir(parents=True, exist_ok=True)
     if not config.resume:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    model = compile_model(config, steps_per_epoch=int(np.ceil(len(splits["train"]) / config.batch_size)))
+    network = build_network(config)
     if config.init and not config.resume:
-        start_from(model, Path(config.init))
+        start_from(network, Path(config.init))
+    trainee = network if config.pipeline == "tf.data" else with_distortions(network, config)
+    compile_for_training(trainee, config, steps_per_epoch=int(np.ceil(len(splits["train"]) / config.batch_size)))
     started = time.time()
-    fit(model, splits, config, out, targets)
+    fit(trainee, network, splits, config, out, targets)
     minutes = (time.time() - started) / 60
+    machine = machine_description()
+    record_run(out, config, minutes, machine)
     model_path = out / "moodnet.keras"
+    if not tensorflow_installed():
+        print(f"TensorFlow is not installed here, so the int8 model and the report are still to be written: "
+              f"copy {out} to a machine with Moodlog's requirements and run "
+              f"`python app.py train --finish {out} --data FER2013`")
+        return model_path
+    complete(model_path, splits, report, config, minutes, machine)
+    return model_path
+
+
+def finish(out: Path, data: str | None = None) -> Path:
+    """Write the int8 model and the report of a run trained where TensorFlow was absent (`train --finish`).
+
+    The run's settings, time and machine come from the run.json it left; `data` replaces its
+    dataset path, which rarely exists on the machine that finishes it.
+    """
+    record_file = out / "run.json"
+    if not record_file.is_file():
+        raise DatasetError(f"--finish: no run.json in {out}; it is written by `python app.py train` at the end of a run")
+    record = json.loads(record_file.read_text())
+    config = TrainConfig(**{**record["settings"], "out": str(out), "command": record["command"]})
+    if data:
+        config.data = data
+    model_path = out / "moodnet.keras"
+    if not model_path.is_file():
+        raise DatasetError(f"--finish: {out} holds no moodnet.keras")
+    splits, report = prepare_data(config)
+    complete(model_path, splits, report, config, record["minutes"], record["machine"])
+    return model_path
+
+
+def complete(model_path: Path, splits, report, config: TrainConfig, minutes: float, machine: str) -> None:
     if config.precision != "float32":
         save_as_float32(model_path, parse_widths(config.widths))
     quantize(model_path, splits["train"], config.seed)
-    write_report(out, model_path, splits, report, config, minutes)
-    return model_path
+    write_report(model_path.parent, model_path, splits, report, config, minutes, machine)
+
+
+def record_run(out: Path, config: TrainConfig, minutes: float, machine: str) -> None:
+    """run.json: how the model in `out` was made, for `--finish` and for anyone who finds the folder."""
+    settings = asdict(config)
+    command = settings.pop("command")
+    (out / "run.json").write_text(json.dumps(
+        {"command": command, "minutes": minutes, "machine": machine, "settings": settings}, indent=2))
+
+
+def tensorflow_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def quantize(model_path: Path, train_split, seed: int) -> Path:
@@ -143,12 +198,29 @@ def _first(split, limit: int):
     return dataset.Split(split.images[keep], split.labels[keep])
 
 
-def compile_model(config: TrainConfig, steps_per_epoch: int):
-    """AdamW with one warm-up epoch then cosine decay to zero over the run; label smoothing."""
-    import keras
+def build_network(config: TrainConfig):
     from model.network import build_model
 
-    model = build_model(widths=parse_widths(config.widths))
+    return build_model(widths=parse_widths(config.widths))
+
+
+def with_distortions(network, config: TrainConfig):
+    """The network behind the training distortions, as one graph to fit: the "graph" pipeline.
+
+    Keras' random layers act only in training, so validation sees plain faces; the network
+    itself is what gets saved (SaveBest), never this wrapper.
+    """
+    import keras
+    from model.network import INPUT_SHAPE, augmenter
+
+    return keras.Sequential([keras.Input(INPUT_SHAPE), augmenter(seed=config.seed, erasing=config.erasing), network],
+                            name="distorted_" + network.name)
+
+
+def compile_for_training(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    """AdamW with one warm-up epoch then cosine decay to zero over the run; label smoothing."""
+    import keras
+
     total = max(steps_per_epoch * config.epochs, 2)
     warmup = min(steps_per_epoch, total // 2)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -156,7 +228,6 @@ def compile_model(config: TrainConfig, steps_per_epoch: int):
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
                   metrics=["accuracy"])
-    return model
 
 
 def start_from(model, path: Path) -> None:
@@ -192,6 +263,17 @@ def chosen_precision(precision: str) -> str:
     return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
+def chosen_pipeline(pipeline: str) -> str:
+    """"auto": tf.data under TensorFlow (distortions overlap the training step on other cores),
+    the graph elsewhere (JAX and PyTorch have no tf.data; on a GPU the distortions run there)."""
+    if pipeline == "auto":
+        import keras
+        return "tf.data" if keras.backend.backend() == "tensorflow" else "graph"
+    if pipeline not in ("tf.data", "graph"):
+        raise DatasetError(f"pipeline: choose auto, tf.data or graph, not {pipeline!r}")
+    return pipeline
+
+
 def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
     """Rewrite a model trained in mixed precision as a plain float32 one.
 
@@ -209,25 +291,64 @@ def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
     plain.save(model_path)
 
 
-def fit(model, splits, config: TrainConfig, out: Path, targets: np.ndarray | None = None) -> None:
-    """`targets`: per-face training targets (distillation) in place of the one-hot labels."""
+def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.ndarray | None = None) -> None:
+    """Fit `trainee` (the network, or the network behind its distortions) and keep the `network`
+    of the best validation epoch. `targets`: per-face training targets (distillation) in place of
+    the one-hot labels."""
     import keras
 
-    train_data = batches(splits["train"], config, shuffle=True, targets=targets)
-    validation = batches(splits["validation"], config, shuffle=False)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
-        keras.callbacks.ModelCheckpoint(str(out / "moodnet.keras"), monitor="val_accuracy",
-                                        mode="max", save_best_only=True),
+        SaveBest(network, out / "moodnet.keras"),
+        EpochSeconds(),   # before the CSV log, which writes the seconds it adds
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=config.resume),
     ]
+    if config.pipeline == "tf.data":
+        data = {"x": batches(splits["train"], config, shuffle=True, targets=targets),
+                "validation_data": batches(splits["validation"], config, shuffle=False)}
+    else:
+        data = {"x": splits["train"].images[..., None].astype(np.float32),
+                "y": one_hot(splits["train"]) if targets is None else targets,
+                "batch_size": config.batch_size, "shuffle": True,
+                "validation_data": (splits["validation"].images[..., None].astype(np.float32),
+                                    one_hot(splits["validation"]))}
     try:
-        model.fit(train_data, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
-                  class_weight=class_weights(splits["train"].labels, config.class_weight),
-                  verbose=0 if config.quiet else 1)
+        trainee.fit(**data, epochs=config.epochs, callbacks=callbacks,
+                    class_weight=class_weights(splits["train"].labels, config.class_weight),
+                    verbose=0 if config.quiet else 1)
     except KeyboardInterrupt:
         raise TrainingInterrupted(f"interrupted; the last finished epoch is saved in {out / 'checkpoint'}; "
                                   f"carry on with the same command and --resume") from None
+
+
+def one_hot(split) -> np.ndarray:
+    return np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
+
+
+class SaveBest(keras.callbacks.Callback):
+    """ModelCheckpoint(save_best_only) for the network alone, also when it is fitted behind its
+    distortions: the saved model is always the plain network that `predict` runs."""
+
+    def __init__(self, network, path: Path):
+        super().__init__()
+        self.network, self.path, self.best = network, path, -np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs or {}).get("val_accuracy", -np.inf)
+        if score > self.best:
+            self.best = score
+            self.network.save(self.path)
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds each epoch's wall time (validation included) to the logs, so history.csv records it."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.perf_counter() - self.started, 2)
 
 
 class TrainingInterrupted(RuntimeError):
@@ -268,7 +389,7 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
 
     pixels = split.images[..., None]
     if targets is None:
-        targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
+        targets = one_hot(split)
     data = tf.data.Dataset.from_tensor_slices((pixels, targets))
     if shuffle:
         distort = augmenter(seed=config.seed, erasing=config.erasing)
@@ -280,8 +401,9 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
     return data.prefetch(tf.data.AUTOTUNE)
 
 
-def write_report(out: Path, model_path: Path, splits, load_report, config: TrainConfig, minutes: float) -> None:
-    """REPORT.md with the training curves, and the exact command and settings of the run."""
+def write_report(out: Path, model_path: Path, splits, load_report, config: TrainConfig, minutes: float,
+                 machine: str) -> None:
+    """REPORT.md with the training curves, and the exact command, settings and machine of the run."""
     from model.evaluate import plot_history
     from model.report import write_model_report
 
@@ -289,10 +411,13 @@ def write_report(out: Path, model_path: Path, splits, load_report, config: Train
     settings = asdict(config)
     settings.pop("command")
     write_model_report(out, model_path, splits, load_report, command=config.command, minutes=minutes,
-                       settings=settings, machine=machine_description(), curves=True)
+                       settings=settings, machine=machine, curves=True)
 
 
 def machine_description() -> str:
+    """The CPU, and the GPU where Keras trained on one: the report says where each model was made."""
+    import keras
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -301,4 +426,23 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    gpus = ", ".join(accelerators())
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, Keras {keras.__version__} on {keras.backend.backend()}"
+            + (f", GPU: {gpus}" if gpus else ", no GPU"))
+
+
+def accelerators() -> list[str]:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
+    if backend == "torch":
+        import torch
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return [device.name for device in tf.config.list_logical_devices("GPU")]
+    return []

@@ -1,5 +1,6 @@
 """The real app.py, run as users run it: predict, evaluate, train, and clear errors for bad input."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -84,11 +85,36 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 
 
+def test_a_run_trained_with_distortions_in_the_graph_is_finished_by_train_finish(fer2013, tmp_path):
+    """The "graph" pipeline is what JAX and PyTorch use (bench/gpu/train.sh on a GPU); here it runs
+    under TensorFlow, and `train --finish` writes what a machine without TensorFlow could not."""
+    from model.classifier import load_model
+    from model.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(TrainConfig(data=str(fer2013), limit=350, epochs=1, out=str(run), quiet=True, pipeline="graph",
+                      precision="float32", erasing=0.5))
+    network = load_model(run / "moodnet.keras")
+    assert network.name.startswith("moodnet_") and not any("augment" in layer.name for layer in network.layers)
+    record = json.loads((run / "run.json").read_text())
+    assert record["settings"]["pipeline"] == "graph" and "on tensorflow" in record["machine"]
+    history = list(csv.DictReader((run / "history.csv").open()))
+    assert len(history) == 1 and float(history[0]["seconds"]) > 0, "history.csv records each epoch's seconds"
+    for made in [run / "REPORT.md", *run.glob("moodnet-*.int8.tflite")]:
+        made.unlink()
+    result = app("train", "--finish", run, "--data", fer2013)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (run / "REPORT.md").read_text()
+    assert "test: accuracy" in report and record["machine"] in report and "pipeline=graph" in report
+    assert len(list(run.glob("moodnet-*.int8.tflite"))) == 1
+
+
 def test_training_errors_are_one_line_messages(tmp_path):
     assert_clean_error(app("train", "--data", tmp_path / "absent"), "no dataset at")
     (tmp_path / "fer" / "train" / "smiling").mkdir(parents=True)
     assert_clean_error(app("train", "--data", tmp_path / "fer"), "not emotion names")
     assert_clean_error(app("train", "--resume", "--out", tmp_path / "fresh"), "no checkpoint")
+    assert_clean_error(app("train", "--finish", tmp_path), "no run.json")
     assert_clean_error(app("train", "--init", tmp_path / "absent.keras", "--out", tmp_path / "fresh"), "--init")
     assert_clean_error(app("train", "--teacher", tmp_path / "absent.keras", "--out", tmp_path / "fresh"), "--teacher")
     assert_clean_error(app("train", "--teacher", DEFAULT_MODEL, "--distill", 1.5, "--out", tmp_path / "fresh"),

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Train candidate models on a lent GPU machine, inside one call of the device tool.
+#
+# Why: on this project's 2-core CPU an epoch of the shipped network takes 1-4 minutes, so a
+# session holds 25-90 epochs; a GPU holds hundreds in minutes. The machine has no TensorFlow
+# and nothing can be installed from a registry there, so Keras runs on JAX (KERAS_BACKEND=jax,
+# the same `python app.py train`, distortions in the graph: model/train.py, "graph" pipeline),
+# with Keras' own wheel carried in .whl/site.tar.xz and FER2013's train and validation splits in
+# .fer/trainval.xz (bench/gpu/fer_pack.py says why that format). The int8 model and the report
+# are written back here by `python app.py train --finish DIR --data ../shared/datasets/fer2013`.
+#
+# Each run's epochs are chosen to fit the time left: every run first trains 2 epochs beside the
+# others (as they will run), and its second epoch's seconds (history.csv) set the real run's length.
+#
+#   run (device tool): bash bench/gpu/train.sh        carry: .whl .fer        timeout_s: 570
+#
+# Runs are "name widths seed" lines in RUNS; BUDGET is the seconds this script may take.
+set -u
+BUDGET=${BUDGET:-550}
+PY=${PY:-python3}
+RESULT=${OUT:-bench/out/gpu-result}
+WORK=bench/out/gpu
+MAX_EPOCHS=${MAX_EPOCHS:-300}
+LIMIT=${LIMIT:-0}
+RUNS=${RUNS:-"a 16,32,96,192 11
+b 16,32,96,192 12
+c 32,64,128,256 13
+d 32,64,128,256 14"}
+started=$(date +%s)
+left() { echo $((BUDGET - ($(date +%s) - started))); }
+
+mkdir -p "$RESULT" "$WORK" /tmp/moodlog-site
+exec > >(tee "$RESULT/log.txt") 2>&1
+tar -xJf "${SITE_TAR:-.whl/site.tar.xz}" -C /tmp/moodlog-site || exit 1
+export PYTHONPATH=/tmp/moodlog-site KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.2
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+$PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
+$PY bench/gpu/fer_pack.py unpack .fer/trainval.xz /tmp/fer2013.csv || exit 1
+echo "data ready after $(( $(date +%s) - started )) s"
+
+train() {  # name widths seed epochs out
+  $PY app.py train --data /tmp/fer2013.csv --widths "$2" --seed "$3" --epochs "$4" --erasing 0.5 \
+    --precision float32 --limit "$LIMIT" --quiet --out "$5"
+}
+epoch_seconds() {  # history.csv -> seconds of its last epoch
+  $PY -c "import csv, sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]['seconds'])" "$1"
+}
+
+probe_start=$(date +%s)
+pids=()   # a bare `wait` would also wait for the tee above, which never ends
+while read -r name widths seed; do
+  train "$name" "$widths" "$seed" 2 "$WORK/probe-$name" > "$WORK/probe-$name.log" 2>&1 &
+  pids+=($!)
+done <<< "$RUNS"
+wait "${pids[@]}"
+# A real run's overhead (data, compiling, the slower first epoch): taken as its probe's whole time.
+overhead=$(( $(date +%s) - probe_start ))
+echo "probes done after $(( $(date +%s) - started )) s"
+: > "$WORK/plan.txt"
+while read -r name widths seed; do
+  seconds=$(epoch_seconds "$WORK/probe-$name/history.csv") || { tail -20 "$WORK/probe-$name.log"; exit 1; }
+  epochs=$($PY -c "print(max(2, min($MAX_EPOCHS, int(($(left) - 30 - $overhead) / ($seconds * 1.05)))))")
+  echo "$name: widths $widths, seed $seed: probe epoch 2 took $seconds s, so $epochs epochs"
+  echo "$name $widths $seed $epochs" >> "$WORK/plan.txt"
+done <<< "$RUNS"
+pids=()
+while read -r name widths seed epochs; do
+  # A run cut by the deadline keeps its best epoch (SaveBest) but writes no run.json.
+  timeout -s TERM $(( $(left) - 25 )) $PY app.py train --data /tmp/fer2013.csv --widths "$widths" --seed "$seed" \
+    --epochs "$epochs" --erasing 0.5 --precision float32 --limit "$LIMIT" --quiet --out "$WORK/$name" \
+    > "$WORK/$name.log" 2>&1 &
+  pids+=($!)
+done < "$WORK/plan.txt"
+wait "${pids[@]}"
+echo "runs done after $(( $(date +%s) - started )) s"
+while read -r name widths seed epochs; do
+  tail -2 "$WORK/$name.log"
+  tail -2 "$WORK/$name/history.csv"
+  tar -cf "$RESULT/$name.tar" -C "$WORK" "$name/moodnet.keras" "$name/history.csv" "$name/run.json" "$name.log" \
+    "probe-$name/history.csv"
+done < "$WORK/plan.txt"
+ls -la "$RESULT"

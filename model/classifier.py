@@ -19,11 +19,18 @@ DEFAULT_MODEL = WEIGHTS_DIR / "moodnet.keras"
 # A network an eighth of the cost, for CPUs without AVX-512 VNNI, where the default misses its speed
 # target: 6 points less accurate (model/weights/fast/REPORT.md, bench/RESULTS.md). Opt in with --model.
 FAST_MODEL = WEIGHTS_DIR / "fast" / "moodnet.keras"
+# `predict` reads each face a little tighter than FER2013 frames it: TRIM pixels in 48 come off
+# every side before the face is scaled to 48x48 (about 2% a side). Chosen on validation among the
+# views that cost no more than the plain face (bench/tta.py): for the shipped model +0.45 points
+# there and +1.05 on test. Training never trims; its distortions zoom faces by up to 10% either
+# way (model/network.py), and the networks read a slightly zoomed-in face best.
+TRIM = 1
 
 
-def to_model_input(faces) -> np.ndarray:
+def to_model_input(faces, trim: int = 0) -> np.ndarray:
     """Faces of any size, grey (H, W) or BGR (H, W, 3), -> `(N, 48, 48, 1) uint8`, as FER2013 frames them.
 
+    `trim`: cut that many 48ths of the face off each side first (TRIM says why `predict` does).
     Down-scaling uses area averaging (as FER2013's own crops were made); up-scaling uses
     bilinear interpolation. Scaling to [0, 1] happens inside the network.
     """
@@ -38,11 +45,19 @@ def to_model_input(faces) -> np.ndarray:
             raise ValueError(f"face {i}: expected a grey or BGR image, got shape {face.shape}")
         if face.dtype != np.uint8:
             face = np.clip(face, 0, 255).astype(np.uint8)
+        if trim:
+            face = _trimmed(face, trim)
         if face.shape != (SIZE, SIZE):
             shrink = face.shape[0] > SIZE or face.shape[1] > SIZE
             face = cv2.resize(face, (SIZE, SIZE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         batch[i, :, :, 0] = face
     return batch
+
+
+def _trimmed(face: np.ndarray, trim: int) -> np.ndarray:
+    height, width = face.shape
+    dy, dx = round(height * trim / SIZE), round(width * trim / SIZE)
+    return face[dy:height - dy, dx:width - dx] if 2 * dy < height and 2 * dx < width else face
 
 
 class EmotionClassifier:
@@ -51,7 +66,7 @@ class EmotionClassifier:
     RUNTIMES = ("auto", "int8", "tflite", "keras")
 
     def __init__(self, path: str | os.PathLike | None = None, *, flip_average: bool = True,
-                 batch_size: int = 256, runtime: str = "auto"):
+                 batch_size: int = 256, runtime: str = "auto", trim: int = TRIM):
         """`runtime`: "int8" (TFLite, quantised, the fastest; needs the int8 file that `train`
         writes beside the model), "tflite" (float32 TFLite), "keras", or "auto": int8 when that
         file exists for this exact model, else tflite."""
@@ -61,6 +76,7 @@ class EmotionClassifier:
             raise ValueError(f"runtime must be one of {', '.join(self.RUNTIMES)}, not {runtime!r}")
         self.path = Path(path) if path is not None else DEFAULT_MODEL
         self.flip_average = flip_average
+        self.trim = trim
         self.batch_size = batch_size
         self.model = load_model(self.path)
         quantised = int8_path(self.path)                 # hashes the model file: once
@@ -83,7 +99,7 @@ class EmotionClassifier:
         """
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = to_model_input(faces)
+        batch = to_model_input(faces, self.trim)
         chunks = [self._probabilities(batch[i:i + self.batch_size])
                   for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(chunks).astype(np.float32)

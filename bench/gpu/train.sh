@@ -3,16 +3,21 @@
 #
 # Why: on this project's 2-core CPU an epoch of the shipped network takes 1-4 minutes, so a
 # session holds 25-90 epochs; a GPU holds hundreds in minutes. The machine has no TensorFlow
-# and nothing can be installed from a registry there, so Keras runs on JAX (KERAS_BACKEND=jax,
-# the same `python app.py train`, distortions in the graph: model/train.py, "graph" pipeline),
+# and nothing can be installed from a registry there, so Keras runs on the image's PyTorch
+# (KERAS_BACKEND=torch, the default here; jax may be named instead) with the same
+# `python app.py train`, distortions in the graph (model/train.py, "graph" pipeline),
 # with Keras' own wheel carried in .whl/site.tar.xz and FER2013's train and validation splits in
 # .fer/trainval.xz (bench/gpu/fer_pack.py says why that format). The int8 model and the report
 # are written back here by `python app.py train --finish DIR --data ../shared/datasets/fer2013`.
 #
-# Each run's epochs are chosen to fit the time left: every run first trains 2 epochs beside the
-# others (as they will run), and its second epoch's seconds (history.csv) set the real run's length.
+# First a one-epoch smoke run on 1,400 faces must finish within SMOKE seconds: on 2026-11-26 JAX
+# 0.11.2 there never finished compiling the first training step (over 45 s for one process, over
+# 9 minutes for four at once), and that call came back with nothing. Then each run's epochs are
+# chosen to fit the time left: every run first trains 2 epochs beside the others (as they will
+# run), and its second epoch's seconds (history.csv) set the real run's length. Every stage's log
+# tail goes to $OUT/log.txt, so a failed call still says why.
 #
-#   run (device tool): bash bench/gpu/train.sh        carry: .whl .fer        timeout_s: 570
+#   run (device tool): bash bench/gpu/train.sh        carry: .whl .fer        timeout_s: 580
 #
 # Runs are "name widths seed" lines in RUNS; BUDGET is the seconds this script may take.
 set -u
@@ -32,10 +37,10 @@ left() { echo $((BUDGET - ($(date +%s) - started))); }
 mkdir -p "$RESULT" "$WORK" /tmp/moodlog-site
 exec > >(tee "$RESULT/log.txt") 2>&1
 tar -xJf "${SITE_TAR:-.whl/site.tar.xz}" -C /tmp/moodlog-site || exit 1
-export PYTHONPATH=/tmp/moodlog-site KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export PYTHONPATH=/tmp/moodlog-site KERAS_BACKEND=${KERAS_BACKEND:-torch} PYTHONUNBUFFERED=1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.2
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-$PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
+$PY -c "import keras; from model.train import machine_description; print(machine_description())" || exit 1
 $PY bench/gpu/fer_pack.py unpack .fer/trainval.xz /tmp/fer2013.csv || exit 1
 echo "data ready after $(( $(date +%s) - started )) s"
 
@@ -47,19 +52,29 @@ epoch_seconds() {  # history.csv -> seconds of its last epoch
   $PY -c "import csv, sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]['seconds'])" "$1"
 }
 
+show() { for log in "$@"; do echo "== $log"; tail -c 1500 "$log" | tr '\r' '\n' | tail -8; done; }
+timeout -s TERM "${SMOKE:-150}" $PY app.py train --data /tmp/fer2013.csv --limit 1400 --epochs 1 --precision float32 \
+  --out "$WORK/smoke" > "$WORK/smoke.log" 2>&1
+status=$?
+show "$WORK/smoke.log"
+[ $status = 0 ] || { echo "the smoke run failed or timed out (status $status)"; exit 1; }
+echo "smoke run done after $(( $(date +%s) - started )) s"
+
 probe_start=$(date +%s)
 pids=()   # a bare `wait` would also wait for the tee above, which never ends
 while read -r name widths seed; do
-  train "$name" "$widths" "$seed" 2 "$WORK/probe-$name" > "$WORK/probe-$name.log" 2>&1 &
+  timeout -s TERM 240 bash -c "$(declare -f train); PY=$PY LIMIT=$LIMIT train $name $widths $seed 2 $WORK/probe-$name" \
+    > "$WORK/probe-$name.log" 2>&1 &
   pids+=($!)
 done <<< "$RUNS"
 wait "${pids[@]}"
+show "$WORK"/probe-*.log
 # A real run's overhead (data, compiling, the slower first epoch): taken as its probe's whole time.
 overhead=$(( $(date +%s) - probe_start ))
 echo "probes done after $(( $(date +%s) - started )) s"
 : > "$WORK/plan.txt"
 while read -r name widths seed; do
-  seconds=$(epoch_seconds "$WORK/probe-$name/history.csv") || { tail -20 "$WORK/probe-$name.log"; exit 1; }
+  seconds=$(epoch_seconds "$WORK/probe-$name/history.csv") || { echo "probe $name gave no epoch time"; exit 1; }
   epochs=$($PY -c "print(max(2, min($MAX_EPOCHS, int(($(left) - 30 - $overhead) / ($seconds * 1.05)))))")
   echo "$name: widths $widths, seed $seed: probe epoch 2 took $seconds s, so $epochs epochs"
   echo "$name $widths $seed $epochs" >> "$WORK/plan.txt"

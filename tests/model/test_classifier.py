@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from model.classifier import FAST_MODEL, EmotionClassifier, to_model_input
+import cv2
+
+from model.classifier import FAST_MODEL, TRIM, EmotionClassifier, to_model_input
 from model.dataset import load_fer2013
 from model.errors import ModelFileError
 
@@ -39,6 +41,27 @@ def test_preprocessing_turns_colour_to_48x48_grey():
     batch = to_model_input([face])
     assert batch.shape == (1, 48, 48, 1) and batch.dtype == np.uint8
     assert 70 <= batch[0, 0, 0, 0] <= 80  # OpenCV's luma weight for red is 0.299
+
+
+def test_trim_reads_the_face_a_little_tighter_at_any_size():
+    face = np.random.default_rng(2).integers(0, 256, (48, 48), dtype=np.uint8)
+    np.testing.assert_array_equal(to_model_input([face], trim=1)[0, :, :, 0],
+                                  cv2.resize(face[1:-1, 1:-1], (48, 48), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(to_model_input([face])[0, :, :, 0], face)
+    big = cv2.resize(face, (480, 480), interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(to_model_input([big], trim=1)[0, :, :, 0],
+                                  cv2.resize(big[10:-10, 10:-10], (48, 48), interpolation=cv2.INTER_AREA))
+    assert to_model_input([np.zeros((3, 3), np.uint8)], trim=TRIM).shape == (1, 48, 48, 1)
+
+
+def test_predict_trims_as_measured_unless_told_not_to(fer2013):
+    """The shipped trim is on by default; trim=0 reads FER2013 faces exactly as they are."""
+    faces = load_fer2013(fer2013)[0]["test"].images[:64]
+    trimmed, untrimmed = EmotionClassifier(), EmotionClassifier(trim=0)
+    assert trimmed.trim == TRIM == 1
+    np.testing.assert_allclose(trimmed.predict(faces), untrimmed.predict(to_model_input(faces, trim=1)[..., 0]),
+                               atol=1e-6)
+    assert not np.allclose(trimmed.predict(faces), untrimmed.predict(faces), atol=1e-3)
 
 
 def fer2013_test_accuracy(classifier, fer2013) -> float:

@@ -74,7 +74,6 @@ def train(config: TrainConfig) -> Path:
     splits, report = prepare_data(config)
     for line in report.lines():
         print(line)
-    import keras
     if config.threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(config.threads)
@@ -210,7 +209,6 @@ def with_distortions(network, config: TrainConfig):
     Keras' random layers act only in training, so validation sees plain faces; the network
     itself is what gets saved (SaveBest), never this wrapper.
     """
-    import keras
     from model.network import INPUT_SHAPE, augmenter
 
     return keras.Sequential([keras.Input(INPUT_SHAPE), augmenter(seed=config.seed, erasing=config.erasing), network],
@@ -219,8 +217,6 @@ def with_distortions(network, config: TrainConfig):
 
 def compile_for_training(model, config: TrainConfig, steps_per_epoch: int) -> None:
     """AdamW with one warm-up epoch then cosine decay to zero over the run; label smoothing."""
-    import keras
-
     total = max(steps_per_epoch * config.epochs, 2)
     warmup = min(steps_per_epoch, total // 2)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -267,7 +263,6 @@ def chosen_pipeline(pipeline: str) -> str:
     """"auto": tf.data under TensorFlow (distortions overlap the training step on other cores),
     the graph elsewhere (JAX and PyTorch have no tf.data; on a GPU the distortions run there)."""
     if pipeline == "auto":
-        import keras
         return "tf.data" if keras.backend.backend() == "tensorflow" else "graph"
     if pipeline not in ("tf.data", "graph"):
         raise DatasetError(f"pipeline: choose auto, tf.data or graph, not {pipeline!r}")
@@ -280,7 +275,6 @@ def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
     Its weights are float32 already; only the layers' compute policy changes, so that the
     shipped model runs at full speed on CPUs without bfloat16 units (where bf16 is far slower).
     """
-    import keras
     from model.classifier import load_model
     from model.network import build_model
 
@@ -295,8 +289,6 @@ def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.nd
     """Fit `trainee` (the network, or the network behind its distortions) and keep the `network`
     of the best validation epoch. `targets`: per-face training targets (distillation) in place of
     the one-hot labels."""
-    import keras
-
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
         SaveBest(network, out / "moodnet.keras"),
@@ -416,8 +408,6 @@ def write_report(out: Path, model_path: Path, splits, load_report, config: Train
 
 def machine_description() -> str:
     """The CPU, and the GPU where Keras trained on one: the report says where each model was made."""
-    import keras
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -433,8 +423,6 @@ def machine_description() -> str:
 
 
 def accelerators() -> list[str]:
-    import keras
-
     backend = keras.backend.backend()
     if backend == "jax":
         import jax

@@ -289,11 +289,12 @@ def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.nd
     """Fit `trainee` (the network, or the network behind its distortions) and keep the `network`
     of the best validation epoch. `targets`: per-face training targets (distillation) in place of
     the one-hot labels."""
+    history = out / "history.csv"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
         SaveBest(network, out / "moodnet.keras"),
-        EpochSeconds(),   # before the CSV log, which writes the seconds it adds
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=config.resume),
+        *([EpochSeconds()] if _history_has_seconds(history, config.resume) else []),   # before the CSV log
+        keras.callbacks.CSVLogger(str(history), append=config.resume),
     ]
     if config.pipeline == "tf.data":
         data = {"x": batches(splits["train"], config, shuffle=True, targets=targets),
@@ -311,6 +312,14 @@ def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.nd
     except KeyboardInterrupt:
         raise TrainingInterrupted(f"interrupted; the last finished epoch is saved in {out / 'checkpoint'}; "
                                   f"carry on with the same command and --resume") from None
+
+
+def _history_has_seconds(history: Path, resume: bool) -> bool:
+    """A resumed run appends to its history.csv, so it logs seconds only where that file's header
+    has the column (runs started before it existed lack it, and rows must match the header)."""
+    if not (resume and history.is_file()):
+        return True
+    return "seconds" in history.read_text().split("\n", 1)[0].split(",")
 
 
 def one_hot(split) -> np.ndarray:

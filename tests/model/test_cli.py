@@ -3,8 +3,10 @@
 import csv
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -107,6 +109,30 @@ def test_a_run_trained_with_distortions_in_the_graph_is_finished_by_train_finish
     report = (run / "REPORT.md").read_text()
     assert "test: accuracy" in report and record["machine"] in report and "pipeline=graph" in report
     assert len(list(run.glob("moodnet-*.int8.tflite"))) == 1
+
+
+def test_ctrl_c_keeps_the_finished_epochs_and_resume_completes_the_run(fer2013, tmp_path):
+    """Ctrl+C during training exits 130 with a checkpoint; `--resume` carries on from the next epoch."""
+    command = ["train", "--data", fer2013, "--limit", 350, "--epochs", 4, "--out", tmp_path, "--quiet"]
+    running = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *map(str, command)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = tmp_path / "history.csv"
+    deadline = time.monotonic() + 300
+    while running.poll() is None and time.monotonic() < deadline:
+        if history.is_file() and len(history.read_text().strip().splitlines()) >= 2:   # epoch 0 is done
+            break
+        time.sleep(0.1)
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr[-3000:]
+    finished = len(history.read_text().strip().splitlines()) - 1
+    assert 1 <= finished < 4 and (tmp_path / "checkpoint").is_dir() and not (tmp_path / "REPORT.md").exists()
+    result = app(*command, "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(history.open()))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3], rows
+    assert all(float(row["seconds"]) > 0 for row in rows)
+    assert (tmp_path / "REPORT.md").is_file() and not (tmp_path / "checkpoint").exists()
 
 
 def test_training_errors_are_one_line_messages(tmp_path):

@@ -78,3 +78,15 @@ def test_distillation_targets_blend_the_label_with_the_teachers_probabilities():
     assert np.allclose(blended_targets(labels, teacher, 0.0), np.eye(7)[labels]), "weight 0 is plain training"
     with pytest.raises(ValueError):
         blended_targets(labels, teacher[:1], 0.5)
+
+
+def test_a_resumed_history_gets_seconds_only_if_its_header_has_them(tmp_path):
+    from model.train import _history_has_seconds
+
+    history = tmp_path / "history.csv"
+    assert _history_has_seconds(history, resume=True) and _history_has_seconds(history, resume=False)
+    history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.5,1.2,0.5,1.3\n")
+    assert not _history_has_seconds(history, resume=True)
+    assert _history_has_seconds(history, resume=False), "a fresh run starts a new file"
+    history.write_text("epoch,accuracy,loss,seconds,val_accuracy,val_loss\n0,0.5,1.2,9.5,0.5,1.3\n")
+    assert _history_has_seconds(history, resume=True)

@@ -17,7 +17,8 @@
 # run), and its second epoch's seconds (history.csv) set the real run's length. Every stage's log
 # tail goes to $OUT/log.txt, so a failed call still says why.
 #
-#   run (device tool): bash bench/gpu/train.sh        carry: .whl .fer        timeout_s: 580
+#   here first:        bash bench/gpu/prepare.sh      (builds .fer/ and .whl/, both git-ignored)
+#   run (device tool): BUDGET=550 bash bench/gpu/train.sh        carry: .whl .fer        timeout_s: 580
 #
 # Runs are "name widths seed" lines in RUNS; BUDGET is the seconds this script may take.
 set -u

@@ -30,6 +30,7 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
         plot_confusion(results[first], report_dir / "confusion.png", f"{first}, row-normalised")
         (report_dir / "REPORT.md").write_text(render_report(
             results, load_report, command="python app.py evaluate", minutes=None, settings={"data": data},
-            machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime))
+            machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime,
+            trim=classifier.trim))
         print(f"report written to {report_dir / 'REPORT.md'}")
     return results

@@ -10,11 +10,13 @@ from model.evaluate import evaluate_split, metrics_table, plot_confusion, summar
 
 
 def render_report(results: dict, load_report, *, command: str, minutes: float | None, settings: dict,
-                  machine: str, model_path, runtime: str, curves: bool = False, notes: list[str] = ()) -> str:
+                  machine: str, model_path, runtime: str, trim: int, curves: bool = False,
+                  notes: list[str] = ()) -> str:
     lines = [f"# Model report: {model_path.name}", "",
              f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     lines += [f"- {summary_line(name, metrics)}" for name, metrics in results.items()]
-    lines += ["", f"Predictions go through `EmotionClassifier.predict` (mirror-averaged, {runtime} runtime), "
+    trimmed = f"{trim}/48 trimmed off each side, " if trim else ""
+    lines += ["", f"Predictions go through `EmotionClassifier.predict` ({trimmed}mirror-averaged, {runtime} runtime), "
                   "exactly as at run time.", ""]
     for name, metrics in results.items():
         lines += [f"## {name}", "", metrics_table(metrics), ""]
@@ -42,7 +44,7 @@ def write_model_report(out: Path, model_path: Path, splits, load_report, *, comm
         plot_confusion(results["test"], out / "confusion.png", "FER2013 test (PrivateTest), row-normalised")
     (out / "REPORT.md").write_text(render_report(
         results, load_report, command=command, minutes=minutes, settings=settings, machine=machine,
-        model_path=model_path, runtime=classifier.runtime, curves=curves, notes=notes))
+        model_path=model_path, runtime=classifier.runtime, curves=curves, notes=notes, trim=classifier.trim))
     (out / "metrics.json").write_text(json.dumps(
         {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1} for name, m in results.items()}, indent=2))
     return results

@@ -82,7 +82,8 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     assert trained.predict([[[0] * 48] * 48]).shape == (1, 7)
     report = (tmp_path / "REPORT.md").read_text()
     assert "test: accuracy" in report and "Training time" in report and "--limit 350" in report
-    assert "int8 runtime" in report and "![training curves](curves.png)" in report
+    assert "int8 runtime" in report and "1/48 trimmed off each side" in report
+    assert "![training curves](curves.png)" in report
     assert "distill=0.7" in report
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 

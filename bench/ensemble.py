@@ -7,8 +7,8 @@ what a per-member view would add.)
 Run-time cost grows with the forward passes per face, one per (model, view) pair: one model with
 the mirror average costs 2, three models on the plain face 3. Only combinations within
 `--max-passes` may be chosen, and bench/classifier_speed.py on the fused model checks the speed.
-Each model runs through `EmotionClassifier` without its own mirror average (its default runtime:
-int8 when `train` or `app.py quantize` wrote it); the views are made here. Test accuracy is
+Each model runs through `EmotionClassifier` without its own mirror average, with `predict`'s trim
+(its default runtime: int8 when `train` or `app.py quantize` wrote it); the views are made here. Test accuracy is
 printed, never used to choose.
 Usage: python bench/ensemble.py MODEL.keras MODEL.keras [...] [--max-passes 4]
 """

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import itertools
 
-import cv2
 import numpy as np
 
 from common import fer2013_path
@@ -26,15 +25,13 @@ def shifted(batch: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 
 def zoomed(batch: np.ndarray, pixels: int) -> np.ndarray:
-    """pixels > 0: crop that many from each side and scale back up (zoom in); < 0: pad (zoom out)."""
-    out = np.empty_like(batch)
-    for i, face in enumerate(batch[..., 0]):
-        if pixels > 0:
-            face = face[pixels:-pixels, pixels:-pixels]
-        else:
-            face = np.pad(face, -pixels, mode="edge")
-        out[i, :, :, 0] = cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA if pixels < 0 else cv2.INTER_LINEAR)
-    return out
+    """pixels > 0: `predict`'s trim (that many pixels off each side, scaled back up: zoom in);
+    < 0: edges replicated outwards and scaled down (zoom out)."""
+    from model.classifier import to_model_input
+
+    if pixels > 0:
+        return to_model_input(list(batch[..., 0]), trim=pixels)
+    return to_model_input([np.pad(face, -pixels, mode="edge") for face in batch[..., 0]])
 
 
 VIEWS = {

@@ -6,6 +6,7 @@ import datetime
 import json
 from pathlib import Path
 
+from model.classifier import SIZE
 from model.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
 
 
@@ -15,7 +16,7 @@ def render_report(results: dict, load_report, *, command: str, minutes: float | 
     lines = [f"# Model report: {model_path.name}", "",
              f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     lines += [f"- {summary_line(name, metrics)}" for name, metrics in results.items()]
-    trimmed = f"{trim}/48 trimmed off each side, " if trim else ""
+    trimmed = f"{trim}/{SIZE} trimmed off each side, " if trim else ""
     lines += ["", f"Predictions go through `EmotionClassifier.predict` ({trimmed}mirror-averaged, {runtime} runtime), "
                   "exactly as at run time.", ""]
     for name, metrics in results.items():

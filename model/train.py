@@ -133,7 +133,7 @@ def complete(model_path: Path, splits, report, config: TrainConfig, minutes: flo
     if config.precision != "float32":
         save_as_float32(model_path, parse_widths(config.widths))
     quantize(model_path, splits["train"], config.seed)
-    write_report(model_path.parent, model_path, splits, report, config, minutes, machine)
+    write_report(model_path, splits, report, config, minutes, machine)
 
 
 def record_run(out: Path, config: TrainConfig, minutes: float, machine: str) -> None:
@@ -402,12 +402,13 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
     return data.prefetch(tf.data.AUTOTUNE)
 
 
-def write_report(out: Path, model_path: Path, splits, load_report, config: TrainConfig, minutes: float,
-                 machine: str) -> None:
-    """REPORT.md with the training curves, and the exact command, settings and machine of the run."""
+def write_report(model_path: Path, splits, load_report, config: TrainConfig, minutes: float, machine: str) -> None:
+    """REPORT.md beside the model, with the training curves, and the exact command, settings and
+    machine of the run."""
     from model.evaluate import plot_history
     from model.report import write_model_report
 
+    out = model_path.parent
     plot_history(out / "history.csv", out / "curves.png")
     settings = asdict(config)
     settings.pop("command")

@@ -45,17 +45,21 @@ $PY -c "import keras; from model.train import machine_description; print(machine
 $PY bench/gpu/fer_pack.py unpack .fer/trainval.xz /tmp/fer2013.csv || exit 1
 echo "data ready after $(( $(date +%s) - started )) s"
 
-train() {  # name widths seed epochs out
-  $PY app.py train --data /tmp/fer2013.csv --widths "$2" --seed "$3" --epochs "$4" --erasing 0.5 \
-    --precision float32 --limit "$LIMIT" --quiet --out "$5"
+train() {  # SECONDS OUT [options]: one `app.py train` into OUT (log: OUT.log), stopped by SIGTERM
+  local seconds=$1 out=$2                 # after SECONDS, which keeps its best epoch (SaveBest)
+  shift 2
+  timeout -s TERM "$seconds" $PY app.py train --data /tmp/fer2013.csv --precision float32 --out "$out" "$@" \
+    > "$out.log" 2>&1
+}
+recipe() {  # widths seed epochs: the options of every probe and run
+  echo --widths "$1" --seed "$2" --epochs "$3" --erasing 0.5 --limit "$LIMIT" --quiet
 }
 epoch_seconds() {  # history.csv -> seconds of its last epoch
   $PY -c "import csv, sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]['seconds'])" "$1"
 }
-
 show() { for log in "$@"; do echo "== $log"; tail -c 1500 "$log" | tr '\r' '\n' | tail -8; done; }
-timeout -s TERM "${SMOKE:-150}" $PY app.py train --data /tmp/fer2013.csv --limit 1400 --epochs 1 --precision float32 \
-  --out "$WORK/smoke" > "$WORK/smoke.log" 2>&1
+
+train "${SMOKE:-150}" "$WORK/smoke" --limit 1400 --epochs 1
 status=$?
 show "$WORK/smoke.log"
 [ $status = 0 ] || { echo "the smoke run failed or timed out (status $status)"; exit 1; }
@@ -64,8 +68,7 @@ echo "smoke run done after $(( $(date +%s) - started )) s"
 probe_start=$(date +%s)
 pids=()   # a bare `wait` would also wait for the tee above, which never ends
 while read -r name widths seed; do
-  timeout -s TERM 240 bash -c "$(declare -f train); PY=$PY LIMIT=$LIMIT train $name $widths $seed 2 $WORK/probe-$name" \
-    > "$WORK/probe-$name.log" 2>&1 &
+  train 240 "$WORK/probe-$name" $(recipe "$widths" "$seed" 2) &
   pids+=($!)
 done <<< "$RUNS"
 wait "${pids[@]}"
@@ -81,11 +84,8 @@ while read -r name widths seed; do
   echo "$name $widths $seed $epochs" >> "$WORK/plan.txt"
 done <<< "$RUNS"
 pids=()
-while read -r name widths seed epochs; do
-  # A run cut by the deadline keeps its best epoch (SaveBest) but writes no run.json.
-  timeout -s TERM $(( $(left) - 25 )) $PY app.py train --data /tmp/fer2013.csv --widths "$widths" --seed "$seed" \
-    --epochs "$epochs" --erasing 0.5 --precision float32 --limit "$LIMIT" --quiet --out "$WORK/$name" \
-    > "$WORK/$name.log" 2>&1 &
+while read -r name widths seed epochs; do   # a run cut by the deadline writes no run.json
+  train $(( $(left) - 25 )) "$WORK/$name" $(recipe "$widths" "$seed" "$epochs") &
   pids+=($!)
 done < "$WORK/plan.txt"
 wait "${pids[@]}"

@@ -37,7 +37,7 @@ def evaluate_command(args) -> int:
     from model.evaluate_cli import evaluate_model
 
     evaluate_model(args.data, args.model, Path(args.report) if args.report else None, split_names=args.split,
-                   runtime=args.runtime)
+                   runtime=args.runtime, whole_image=args.whole_image, detector=args.detector, quiet=args.quiet)
     return 0
 
 
@@ -104,6 +104,14 @@ def add_train(commands) -> None:
                        help="distil: train towards this model's probabilities (e.g. an ensemble) as well as the labels")
     train.add_argument("--distill", type=float, metavar="W",
                        help="with --teacher, the teacher's share of each target, 0-1 (default 0.5)")
+    train.add_argument("--ferplus", metavar="CSV",
+                       help="train towards the FER+ crowd votes as well as FER2013's labels (FER+ labels.csv joined "
+                            "to the image folders' files, e.g. ../shared/datasets/ferplus/labels.csv)")
+    train.add_argument("--ferplus-weight", type=float, metavar="W",
+                       help="with --ferplus, the crowd's share of each target, 0-1 (default 0.5)")
+    train.add_argument("--light", type=float, metavar="P",
+                       help="share of training faces put under random exposure, gamma, noise, blur and JPEG "
+                            "before light normalisation, 0-1 (default 0)")
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
                        help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere; "
                             "auto picks by the CPU (default auto; the saved model is float32 either way)")
@@ -118,8 +126,10 @@ def add_train(commands) -> None:
 
 def add_evaluate(commands) -> None:
     evaluate = commands.add_parser(
-        "evaluate", help="score a model on labelled faces",
-        description="Accuracy, macro-F1, per-class recall and precision, confusion matrix.",
+        "evaluate", help="score a model on labelled faces or photos",
+        description="Accuracy, macro-F1 (over the emotions present), per-class recall and precision, confusion "
+                    "matrix. Photos (any image not 48x48) are read as `predict` reads them: the largest readable "
+                    "face counts, and a photo without one counts as wrong. 48x48 face crops go to the classifier.",
         epilog="example: python app.py evaluate --data data/fer2013.csv --report out/")
     evaluate.add_argument("--data", help="fer2013.csv or a folder of splits, or one folder of <emotion>/ "
                                          "sub-folders (default: $MOODLOG_FER2013, else data/)")
@@ -128,6 +138,11 @@ def add_evaluate(commands) -> None:
     evaluate.add_argument("--report", help="also write REPORT.md and confusion.png into this folder")
     evaluate.add_argument("--runtime", default="auto", choices=["auto", "int8", "tflite", "keras"],
                           help="auto (default, as at run time): int8 when `train` wrote it, else tflite")
+    evaluate.add_argument("--whole-image", action="store_true",
+                          help="each image is one face: classify it whole, with no face detection (the default "
+                               "for 48x48 faces such as FER2013; photos otherwise go through the detector)")
+    evaluate.add_argument("--detector", help="face detector for photos (default: blazeface-tiles, as predict)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar while reading photos")
     evaluate.set_defaults(handler=evaluate_command)
 
 
@@ -166,7 +181,8 @@ def add_ensemble(commands) -> None:
 def add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict", help="find faces in photos and read their emotions",
-        description="Prints each face with its emotion and probabilities; --out writes annotated copies.",
+        description="Prints each face with its emotion and probabilities; --out writes annotated copies. A file "
+                    "that cannot be read is named on stderr and skipped, and the exit status is then 2.",
         epilog="example: python app.py predict photo.jpg --out annotated/")
     predict.add_argument("images", nargs="+", help="image files (jpg, png, webp, bmp, tiff, gif)")
     predict.add_argument("--out", help="folder for the annotated images")

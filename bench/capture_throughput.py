@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--detectors", default="haar,blazeface")
     parser.add_argument("--model", help="a .keras model made by train or ensemble (default: the shipped one)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the fer peer")
     args = parser.parse_args()
     one_core()
     video = benchmark_video(args.frames)
@@ -89,7 +90,7 @@ def main() -> None:
         rates[detector], per_cpu_second, faces = moodlog_fps(video, detector, args.repeats, args.model)
         print(f"moodlog --detector {detector}: {rates[detector]:.1f} frames analysed/s wall-clock, "
               f"{per_cpu_second:.1f} per CPU-second; {faces} faces logged")
-    peer = fer_fps(video, args.repeats)
+    peer = None if args.no_peer else fer_fps(video, args.repeats)
     if peer is None:
         print("fer peer: not measured (bench/.venv-fer missing or failing; see bench/setup_fer_peer.sh)")
         return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 
 from model.labels import COLOURS, EMOTIONS
+from model.report import crossdomain_pipelines, crossdomain_sets
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 CHART_HEIGHT = 340
@@ -110,3 +111,31 @@ def recall_figure(recall: dict[str, float]) -> dict:
             "marker": {"color": [COLOURS[e] for e in names]}, "text": [f"{recall[e]:.0%}" for e in names],
             "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{y}: recall %{x:.1%}<extra></extra>"}
     return {"data": [bars], "layout": _layout(260, xaxis={"range": [0, 1.1], "tickformat": ".0%"})}
+
+
+def crossdomain_tables(figures: dict) -> list[tuple[str, list[list[str]]]]:
+    """The cells of the Model page's cross-dataset tables: `(title, rows)` for the pooled sets first, then
+    each set; each row `[pipeline, photos, faces read, accuracy %, macro-F1 %]`, "-" where the file lacks a
+    figure. `figures` is a crossdomain.json as bench/crossdomain.py writes it."""
+    pipelines = crossdomain_pipelines(figures)
+    names = crossdomain_sets(figures)
+    ordered = [name for name in names if name == "pooled"] + [name for name in names if name != "pooled"]
+    return [(_crossdomain_title(name), [_crossdomain_row(pipeline, figures[pipeline].get(name))
+                                        for pipeline in pipelines]) for name in ordered]
+
+
+def _crossdomain_title(name: str) -> str:
+    return "All sets pooled" if name == "pooled" else name
+
+
+def _crossdomain_row(pipeline: str, one_set) -> list[str]:
+    """One pipeline's figures on one set; a set the pipeline lacks gives dashes."""
+    one_set = one_set if isinstance(one_set, dict) else {}
+    shown = "fer (peer)" if pipeline == "fer" else pipeline
+    cells = [_number(one_set.get("photos"), "{:g}"), _number(one_set.get("read"), "{:g}"),
+             _number(one_set.get("accuracy"), "{:.1%}"), _number(one_set.get("macro_f1"), "{:.1%}")]
+    return [shown, *cells]
+
+
+def _number(value, form: str) -> str:
+    return form.format(value) if isinstance(value, (int, float)) else "-"

@@ -1,8 +1,10 @@
-"""The shipped model's report for the model page: whatever REPORT.md, metrics.json and plots exist."""
+"""The shipped model's report for the model page: whatever REPORT.md, metrics.json, crossdomain.json and
+plots exist."""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,6 +12,8 @@ from pathlib import Path
 
 from model.classifier import DEFAULT_MODEL
 from model.labels import EMOTIONS
+from model.lite import digest
+from model.report import CROSSDOMAIN_FILE, CROSSDOMAIN_HEADING, without_section
 
 # Only these files of the weights folder are served to browsers.
 SERVED_IMAGES = ("confusion.png", "curves.png")
@@ -17,8 +21,24 @@ IMAGE_ROUTE = "/model-files/"
 
 
 @dataclass
+class CrossDomain:
+    """A crossdomain.json beside the model (bench/crossdomain.py --write-report).
+
+    `figures` is the file as written: date, commit, model, model_sha256, detector, and per pipeline
+    ("Moodlog", "fer") {set or "pooled": {photos, read, accuracy, macro_f1, recall}}. `measured_model` is
+    its model_sha256, None in files written before it was recorded; `stale` is True when that names
+    another model file than the one beside it.
+    """
+    figures: dict
+    measured_model: str | None
+    this_model: str | None
+    stale: bool
+
+
+@dataclass
 class ModelReport:
-    """What is known about the shipped model; `markdown` is None when no REPORT.md exists yet."""
+    """What is known about the shipped model; `markdown` is None when no REPORT.md exists yet, and
+    `crossdomain` None when no crossdomain.json does (or it cannot be read)."""
     model_file: Path
     model_size: int | None
     model_written: datetime.datetime | None
@@ -26,6 +46,7 @@ class ModelReport:
     metrics: dict = field(default_factory=dict)
     images: list[str] = field(default_factory=list)
     recall: dict[str, float] = field(default_factory=dict)
+    crossdomain: CrossDomain | None = None
 
 
 def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
@@ -35,11 +56,45 @@ def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
     stat = model_file.stat() if model_file.is_file() else None
     report_file = weights / "REPORT.md"
     markdown = report_file.read_text(encoding="utf-8") if report_file.is_file() else None
+    crossdomain = read_crossdomain(model_file)
+    if markdown and crossdomain is not None:
+        # The page shows the figures in their own card, checked against the model file; REPORT.md's copy
+        # of them would show them twice, and unchecked.
+        markdown = without_section(markdown, CROSSDOMAIN_HEADING)
     return ModelReport(model_file, stat.st_size if stat else None,
                        datetime.datetime.fromtimestamp(stat.st_mtime) if stat else None,
                        markdown and link_images(markdown, weights), _metrics(weights / "metrics.json"),
                        [name for name in SERVED_IMAGES if (weights / name).is_file()],
-                       recall_by_emotion(markdown) if markdown else {})
+                       recall_by_emotion(markdown) if markdown else {}, crossdomain)
+
+
+def read_crossdomain(model_file: Path) -> CrossDomain | None:
+    """The crossdomain.json beside `model_file`, checked against it; None when absent or not a JSON object."""
+    try:
+        figures = json.loads((model_file.parent / CROSSDOMAIN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(figures, dict):
+        return None
+    measured = figures.get("model_sha256")
+    this_model = model_digest(model_file)
+    return CrossDomain(figures, measured, this_model, stale=measured is not None and measured != this_model)
+
+
+def model_digest(model_file: Path) -> str | None:
+    """The model file's content digest as bench/crossdomain.py records it (model/lite.py's `digest`,
+    20 hex digits); None when there is no file."""
+    try:
+        stat = model_file.stat()
+    except OSError:
+        return None
+    return _digest(model_file, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(model_file: Path, size: int, mtime_ns: int) -> str:
+    """Hash each version of a model file once (size and mtime tell versions apart), not on every visit."""
+    return digest(model_file)
 
 
 def _metrics(path: Path) -> dict:

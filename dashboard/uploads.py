@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from model.errors import ImageError, MoodlogError
+from model.faces import shrunk
 from model.images import load_image
 from model.labels import COLOURS
 
@@ -75,7 +76,8 @@ def analyse(recognizer, contents: str, filename: str | None = None) -> Analysis:
 def annotated_preview(image: np.ndarray, faces) -> str:
     """The image shrunk to PREVIEW_WIDTH with each face boxed in its emotion's colour and numbered."""
     scale = min(1.0, PREVIEW_WIDTH / image.shape[1])
-    preview = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image.copy()
+    # shrunk() keeps a side of at least one pixel: a 40000x1 banner has a preview too.
+    preview = shrunk(image, scale) if scale < 1 else image.copy()
     thickness = max(2, preview.shape[1] // 300)
     for number, face in enumerate(faces, start=1):
         box = face.box.scaled(scale)

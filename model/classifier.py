@@ -32,7 +32,8 @@ def to_model_input(faces, trim: int = 0) -> np.ndarray:
 
     `trim`: cut that many 48ths of the face off each side first (TRIM says why `predict` does).
     Down-scaling uses area averaging (as FER2013's own crops were made); up-scaling uses
-    bilinear interpolation. Scaling to [0, 1] happens inside the network.
+    bilinear interpolation. Each 48x48 face is then light-normalised (`normalise_light`).
+    Scaling to [0, 1] happens inside the network.
     """
     batch = np.empty((len(faces), SIZE, SIZE, 1), np.uint8)
     for i, face in enumerate(faces):
@@ -50,8 +51,22 @@ def to_model_input(faces, trim: int = 0) -> np.ndarray:
         if face.shape != (SIZE, SIZE):
             shrink = face.shape[0] > SIZE or face.shape[1] > SIZE
             face = cv2.resize(face, (SIZE, SIZE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        batch[i, :, :, 0] = face
+        batch[i, :, :, 0] = normalise_light(face)
     return batch
+
+
+def normalise_light(face: np.ndarray) -> np.ndarray:
+    """A 48x48 grey uint8 face with its histogram equalised: the same face in any light.
+
+    Why: the FER2013 faces models are trained on are histogram-equalised (the copy in
+    ../shared/datasets/fer2013 fits `equalizeHist(clip(1.2 x))` of the challenge's raw pixels,
+    ../shared/datasets/ferplus/README.md), so a network has only ever seen equalised faces, while
+    camera crops and the challenge's fer2013.csv are not. Global equalisation is invariant to any
+    brightening, darkening, contrast or gamma change that keeps the order of grey levels, so a dim
+    or flat face reads like the same face well lit (bench/RESULTS.md, "Light"). Training, evaluation
+    and inference all pass faces through here (to_model_input, model/dataset.py).
+    """
+    return cv2.equalizeHist(face)
 
 
 def _trimmed(face: np.ndarray, trim: int) -> np.ndarray:

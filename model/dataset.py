@@ -30,12 +30,23 @@ WHERE_TO_GET = ("FER2013 is on Kaggle (challenges-in-representation-learning-fac
 
 @dataclass
 class Split:
-    """Faces `(N, 48, 48) uint8` and labels `(N,) int64` of one partition."""
+    """Faces `(N, 48, 48) uint8` and labels `(N,) int64` of one partition.
+
+    `files`: each face's path relative to the dataset folder (`train/angry/Training_1.jpg`) when
+    it was read from folders, None from the CSV; FER+ votes are joined to faces by it.
+    """
     images: np.ndarray
     labels: np.ndarray
+    files: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def subset(self, keep: np.ndarray) -> "Split":
+        """The faces at `keep` (indices or a boolean mask), file names kept in step."""
+        indices = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep)
+        files = None if self.files is None else [self.files[i] for i in indices]
+        return Split(self.images[indices], self.labels[indices], files)
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(EMOTIONS))
@@ -149,6 +160,8 @@ def _read_folders(root: Path) -> tuple[dict[str, Split], LoadReport]:
                            f"validation/), each with one folder per emotion. {WHERE_TO_GET}")
     report = LoadReport()
     splits = {s: read_emotion_folders(root / s, report) for s in present}
+    for name, split in splits.items():
+        split.files = [f"{name}/{file}" for file in split.files]
     return splits, report
 
 
@@ -158,14 +171,17 @@ def read_emotion_folders(folder: Path, report: LoadReport, prepare=None) -> Spli
     if unknown:
         raise DatasetError(f"{folder}: sub-folder(s) {', '.join(unknown)} are not emotion names; "
                            f"use {', '.join(EMOTIONS)}")
-    images, labels = [], []
+    images, labels, files = [], [], []
     for emotion in EMOTIONS:
         for path in _image_files(folder / emotion):
             face = _read_face(path, report, prepare)
             if face is not None:
                 images.append(face)
                 labels.append(INDEX[emotion])
-    return _stack(images, labels)
+                files.append(f"{emotion}/{path.name}")
+    split = _stack(images, labels)
+    split.files = files
+    return split
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -188,6 +204,15 @@ def _read_face(path: Path, report: LoadReport, prepare) -> np.ndarray | None:
     if image.shape != (SIZE, SIZE):
         image = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     return image
+
+
+def light_normalised(split: Split) -> Split:
+    """The split with every face through `normalise_light`, as inference sees faces: the shared
+    JPEGs are equalised already (a no-op up to JPEG noise), the challenge's fer2013.csv is not."""
+    from model.classifier import normalise_light
+
+    images = np.stack([normalise_light(face) for face in split.images]) if len(split) else split.images
+    return Split(images, split.labels, split.files)
 
 
 def _stack(images: list, labels: list) -> Split:

@@ -13,30 +13,64 @@ from model.labels import EMOTIONS
 
 @dataclass
 class Metrics:
-    """Scores of one model on one labelled split; `confusion[i, j]` counts true i predicted j."""
+    """Scores of one model on one labelled set; `confusion[i, j]` counts true i predicted j.
+
+    `unread[i]` counts images of class i that gave no prediction (a photo without a readable face):
+    they are wrong in accuracy and recall, and in no column of `confusion`. `macro_f1` averages F1
+    over the classes present (at least one image): a class the data lacks has no F1, and averaging
+    in its 0 would score the data, not the model. All arrays are `(7,)`, `confusion` `(7, 7)`.
+    """
     accuracy: float
     macro_f1: float
     recall: np.ndarray
     precision: np.ndarray
     f1: np.ndarray
     confusion: np.ndarray
+    unread: np.ndarray
 
     @property
     def count(self) -> int:
+        """Images scored, read or not."""
+        return int(self.confusion.sum() + self.unread.sum())
+
+    @property
+    def read(self) -> int:
+        """Images that gave a prediction."""
         return int(self.confusion.sum())
 
+    @property
+    def images(self) -> np.ndarray:
+        """`(7,) int`: images per true class, read or not."""
+        return self.confusion.sum(axis=1) + self.unread
 
-def score(labels: np.ndarray, probabilities: np.ndarray) -> Metrics:
-    """Compare true labels `(N,)` with predicted probabilities `(N, 7)`."""
+    @property
+    def present(self) -> np.ndarray:
+        """`(7,) bool`: the classes with at least one image, the ones macro-F1 averages."""
+        return self.images > 0
+
+
+def score(labels: np.ndarray, probabilities: np.ndarray, read: np.ndarray | None = None) -> Metrics:
+    """Compare true labels `(N,) int` with predicted probabilities `(N, 7) float`.
+
+    `read` `(N,) bool` marks the rows that hold a prediction (default: all); the others (photos
+    without a readable face) count as wrong. Raises ValueError when the lengths differ.
+    """
     k = len(EMOTIONS)
+    labels = np.asarray(labels, dtype=np.int64)
+    read = np.ones(len(labels), bool) if read is None else np.asarray(read, bool)
+    if not len(labels) == len(probabilities) == len(read):
+        raise ValueError(f"{len(labels)} labels, {len(probabilities)} predictions and {len(read)} read flags")
     predicted = np.argmax(probabilities, axis=1)
-    confusion = np.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
+    confusion = np.bincount(labels[read] * k + predicted[read], minlength=k * k).reshape(k, k)
+    unread = np.bincount(labels[~read], minlength=k)
     true_positive = np.diag(confusion).astype(float)
-    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
+    images = confusion.sum(axis=1) + unread
+    recall = true_positive / np.maximum(images, 1)
     precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
     f1 = np.where(recall + precision > 0, 2 * recall * precision / np.maximum(recall + precision, 1e-12), 0.0)
-    return Metrics(accuracy=float(true_positive.sum() / max(len(labels), 1)), macro_f1=float(f1.mean()),
-                   recall=recall, precision=precision, f1=f1, confusion=confusion)
+    macro_f1 = float(f1[images > 0].mean()) if images.any() else 0.0
+    return Metrics(accuracy=float(true_positive.sum() / max(len(labels), 1)), macro_f1=macro_f1,
+                   recall=recall, precision=precision, f1=f1, confusion=confusion, unread=unread)
 
 
 def evaluate_split(classifier, split) -> Metrics:
@@ -45,24 +79,40 @@ def evaluate_split(classifier, split) -> Metrics:
 
 
 def metrics_table(metrics: Metrics) -> str:
-    rows = ["| emotion | images | recall | precision | F1 |", "|---|---:|---:|---:|---:|"]
+    """Markdown, one row per emotion; recall and F1 are "-" for a class with no images (not averaged),
+    and a "faces read" column appears when some images gave no prediction."""
+    with_read = bool(metrics.unread.any())
+    rows = ["| emotion | images |" + (" faces read |" if with_read else "") + " recall | precision | F1 |",
+            "|---|---:|" + ("---:|" if with_read else "") + "---:|---:|---:|"]
     for i, name in enumerate(EMOTIONS):
-        rows.append(f"| {name} | {metrics.confusion[i].sum()} | {metrics.recall[i]:.3f} | "
-                    f"{metrics.precision[i]:.3f} | {metrics.f1[i]:.3f} |")
+        present = bool(metrics.present[i])
+        read = f" {metrics.confusion[i].sum()} |" if with_read else ""
+        predicted = metrics.confusion[:, i].sum() > 0
+        rows.append(f"| {name} | {metrics.images[i]} |{read} {_cell(metrics.recall[i], present)} | "
+                    f"{_cell(metrics.precision[i], present or predicted)} | {_cell(metrics.f1[i], present)} |")
     return "\n".join(rows)
 
 
+def _cell(value: float, defined: bool) -> str:
+    return f"{value:.3f}" if defined else "-"
+
+
 def summary_line(name: str, metrics: Metrics) -> str:
-    return f"{name}: accuracy {metrics.accuracy:.4f}, macro-F1 {metrics.macro_f1:.4f} on {metrics.count} images"
+    """One line; says over how many classes macro-F1 averages when some are absent."""
+    classes = int(metrics.present.sum())
+    over = "" if classes == len(EMOTIONS) else f" (over the {classes} emotions present)"
+    return f"{name}: accuracy {metrics.accuracy:.4f}, macro-F1 {metrics.macro_f1:.4f}{over} on {metrics.count} images"
 
 
 def plot_confusion(metrics: Metrics, path: Path, title: str) -> None:
-    """Row-normalised confusion matrix, so that the rare disgust class is as readable as happy."""
+    """Row-normalised confusion matrix, so that the rare disgust class is as readable as happy.
+
+    Rows are divided by all images of the class, read or not, so the diagonal is the recall."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rates = metrics.confusion / np.maximum(metrics.confusion.sum(axis=1, keepdims=True), 1)
+    rates = metrics.confusion / np.maximum(metrics.images[:, None], 1)
     figure, axes = plt.subplots(figsize=(6.4, 5.6))
     image = axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(EMOTIONS)):

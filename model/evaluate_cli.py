@@ -1,4 +1,9 @@
-"""`evaluate`: score any model on any labelled CSV or folder, print it, optionally write a report."""
+"""`evaluate`: score any model on any labelled CSV or folder, print it, optionally write a report.
+
+Face crops (fer2013.csv, FER2013's 48x48 folders, or any folder with --whole-image) go to the
+classifier directly. Folders of photos go through the whole pipeline, as `predict` reads them
+(model/photo_evaluation.py).
+"""
 
 from __future__ import annotations
 
@@ -13,24 +18,83 @@ from model.train import machine_description
 
 
 def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | None,
-                   split_names: list[str] | None = None, runtime: str = "auto") -> dict:
-    splits, load_report = dataset.load_fer2013(data)
-    names = split_names or (["test"] if "test" in splits else list(splits))
-    missing = [name for name in names if name not in splits]
-    if missing:
-        raise DatasetError(f"no split named {', '.join(missing)} in the data; there are {', '.join(splits)}")
-    classifier = EmotionClassifier(model_path, runtime=runtime)
-    results = {name: evaluate_split(classifier, splits[name]) for name in names}
+                   split_names: list[str] | None = None, runtime: str = "auto", *, whole_image: bool = False,
+                   detector: str | None = None, quiet: bool = False) -> dict:
+    """Score a model on `data` and print the scores; returns {split name: Metrics}.
+
+    Raises DatasetError for missing data or splits, ModelFileError for a bad model file.
+    """
+    from model.photo_evaluation import holds_photos
+
+    location = Path(data) if data is not None else dataset.default_location()
+    if whole_image or not holds_photos(location):
+        results, load_report, notes, classifier = score_face_crops(location, model_path, split_names, runtime)
+    else:
+        results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
+                                                               detector, quiet)
+    for line in notes:
+        print(line)
     for name, metrics in results.items():
         print(summary_line(name, metrics))
         print(metrics_table(metrics))
     if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        first = next(iter(results))
-        plot_confusion(results[first], report_dir / "confusion.png", f"{first}, row-normalised")
-        (report_dir / "REPORT.md").write_text(render_report(
-            results, load_report, command="python app.py evaluate", minutes=None, settings={"data": data},
-            machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime,
-            trim=classifier.trim))
-        print(f"report written to {report_dir / 'REPORT.md'}")
+        write_report(report_dir, results, load_report, notes, classifier, data)
     return results
+
+
+def score_face_crops(location: Path, model_path, split_names, runtime):
+    """Each image is one face: shrunk to 48x48 grey and classified, with no detection."""
+    splits, load_report = dataset.load_fer2013(location)
+    names = chosen_splits(splits, split_names)
+    classifier = EmotionClassifier(model_path, runtime=runtime)
+    return {name: evaluate_split(classifier, splits[name]) for name in names}, load_report, [], classifier
+
+
+def score_photos(location: Path, model_path, split_names, runtime, detector, quiet):
+    """Each photo through Recognizer (photo detector, crop, classifier), scored by its largest readable face."""
+    from model.faces import PHOTO_DETECTOR
+    from model.recognizer import Recognizer
+    from model.photo_evaluation import evaluate_photos, photo_splits
+
+    photos = photo_splits(location)
+    names = chosen_splits(photos, split_names)
+    classifier = EmotionClassifier(model_path, runtime=runtime)
+    recognizer = Recognizer(classifier, detector or PHOTO_DETECTOR)
+    load_report, results = dataset.LoadReport(), {}
+    notes = [f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
+             f"readable face); --whole-image classifies each whole image as one face instead"]
+    for name in names:
+        results[name], unread = evaluate_photos(recognizer, photos[name], load_report, name, quiet=quiet)
+        notes.append(read_line(name, results[name], unread))
+    return results, load_report, notes, classifier
+
+
+def read_line(name: str, metrics, unread: list[Path]) -> str:
+    """How many photos had a readable face, and what happened to the others."""
+    line = f"{name}: faces read in {metrics.read} of {metrics.count} photos"
+    if unread:
+        examples = ", ".join(path.name for path in unread[:3])
+        counted = "the one without a readable face counts" if len(unread) == 1 else \
+            f"the {len(unread)} without a readable face count"
+        line += f"; {counted} as wrong (e.g. {examples})"
+    return line
+
+
+def chosen_splits(splits: dict, split_names: list[str] | None) -> list[str]:
+    """The splits to score: those named, else test, else all. Raises DatasetError for a missing one."""
+    names = split_names or (["test"] if "test" in splits else list(splits))
+    missing = [name for name in names if name not in splits]
+    if missing:
+        raise DatasetError(f"no split named {', '.join(missing)} in the data; there are {', '.join(splits)}")
+    return names
+
+
+def write_report(report_dir: Path, results: dict, load_report, notes: list[str], classifier, data) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    first = next(iter(results))
+    plot_confusion(results[first], report_dir / "confusion.png", f"{first}, row-normalised")
+    (report_dir / "REPORT.md").write_text(render_report(
+        results, load_report, command="python app.py evaluate", minutes=None, settings={"data": data},
+        machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime,
+        trim=classifier.trim, notes=[f"- {line}" for line in notes] + [""] if notes else []))
+    print(f"report written to {report_dir / 'REPORT.md'}")

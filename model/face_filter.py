@@ -32,4 +32,4 @@ def keep_detectable(split: Split, detector_name: str | None, report: LoadReport,
                      tqdm(split.images, desc="filtering faces", unit="img", disable=quiet)], dtype=bool)
     for index in np.flatnonzero(~keep):
         report.drop("no face found by the detector (--filter-faces)", f"train image #{index}")
-    return Split(split.images[keep], split.labels[keep])
+    return split.subset(keep)

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from model.classifier import EmotionClassifier
-from model.faces import Box, get_detector, DEFAULT_DETECTOR
+from model.alignment import aligned_crop, beyond_frame, roll_degrees, yaw_ratio
+from model.faces import Box, DEFAULT_DETECTOR, get_detector, moved, shrunk
 from model.labels import EMOTIONS
 
 OK, TOO_SMALL, CUT_BY_EDGE, TURNED_AWAY = "ok", "too small", "cut by edge", "turned away"
@@ -32,13 +33,29 @@ CROP = {
     "blazeface-tiles": (0.20, 0.0),   # the full-range model's boxes, found on tiles
 }
 
-# A crop may stick out of the image by this share of its side (filled by replicating the
-# border) before the face counts as cut by the frame edge.
-MAX_OUTSIDE = 0.15
+# A face counts as cut by the frame edge when its box reaches past the image by more than this
+# share of its side: detectors place the box of a face whose chin or brow is just out of frame a
+# little past the edge, and such faces still read as they do uncut (bench/robustness.py, "edge").
+# Only the crop's margin beyond the face box may leave the frame freely (alignment.FILL fills it).
+MAX_FACE_OUTSIDE = 0.10
 
-# BlazeFace landmarks: nose offset from the eyes' midpoint, in eye distances, beyond which a
-# face is too far turned for a model trained on mostly frontal faces.
+# BlazeFace landmarks: the nose's sideways offset from the eyes' midpoint, in eye distances and
+# in the face's own frame (alignment.yaw_ratio), beyond which a face is too far turned for a
+# model trained on mostly frontal faces.
 MAX_TURN = 0.45
+
+# BlazeFace draws a rolled face's box smaller than the same face upright: the box's side over the eye
+# distance falls from 2.5 upright to 2.1 at 45 degrees (median of CFD and Yale portraits rotated
+# in-plane, bench/robustness.py). A crop side of `1 + ROLL_GROWTH * sin|roll|` box sides restores
+# the upright framing.
+ROLL_GROWTH = 0.28
+
+# A photo that is only a face (a face crop, a close-up filling the frame) gives a detector no
+# context around the face, and BlazeFace then finds nothing. When a frame yields no face, it is
+# looked at again inside a border of this share of its longer side on each side.
+CLOSE_UP_BORDER = 0.5
+# The detectors see at most 192 pixels; a face that fills the frame needs no more than this.
+CLOSE_UP_SIDE = 384
 
 
 @dataclass
@@ -68,7 +85,8 @@ class Face:
 
 
 class FaceFinder:
-    """Detects faces, decides which can be classified, and crops them as FER2013 frames faces.
+    """Detects faces, decides which can be classified, and crops them as FER2013 frames faces:
+    turned upright by the eyes' landmarks, so that a tilted head reads like an upright one.
 
     Shared by `Recognizer` (run time) and `train --extra` (training), so that both see faces
     cropped the same way.
@@ -82,35 +100,51 @@ class FaceFinder:
 
     def find(self, image: np.ndarray) -> list[Face]:
         """Every detected face, largest first, with its status; no probabilities yet."""
-        boxes = sorted(self.detector.detect(image), key=lambda b: b.w * b.h, reverse=True)
+        boxes = self.detector.detect(image) or self.detect_close_up(image)
+        boxes = sorted(boxes, key=lambda b: b.w * b.h, reverse=True)
         return [Face(box, self.assess(box, image.shape[:2])) for box in boxes]
+
+    def detect_close_up(self, image: np.ndarray) -> list[Box]:
+        """Faces found once the image sits inside a border (CLOSE_UP_BORDER), in the image's own
+        coordinates: how a face that fills the whole frame is found.
+
+        Only for images that could be one face (at least `min_face` pixels, sides at most 2:1 apart),
+        and on a copy at most CLOSE_UP_SIDE pixels long, so the extra detection of a face-less
+        frame costs little and a thin or huge upload cannot blow the border up to gigabytes.
+        """
+        height, width = image.shape[:2]
+        if min(height, width) < self.min_face or max(height, width) > 2 * min(height, width):
+            return []
+        factor = min(1.0, CLOSE_UP_SIDE / max(height, width))
+        small = shrunk(image, factor) if factor < 1.0 else image
+        border = round(CLOSE_UP_BORDER * max(small.shape[:2]))
+        framed = cv2.copyMakeBorder(small, border, border, border, border, cv2.BORDER_REPLICATE)
+        return [moved(box, -border, -border).scaled(1 / factor) for box in self.detector.detect(framed)]
 
     def assess(self, box: Box, shape: tuple[int, int]) -> str:
         if min(box.w, box.h) < self.min_face:
             return TOO_SMALL
-        left, top, side = self.crop_square(box)
-        outside = max(0, -left, -top, left + side - shape[1], top + side - shape[0])
-        if outside > MAX_OUTSIDE * side:
+        if beyond_frame(box, shape) > MAX_FACE_OUTSIDE:
             return CUT_BY_EDGE
-        if turn(box) > MAX_TURN:
+        if yaw_ratio(box) > MAX_TURN:
             return TURNED_AWAY
         return OK
 
-    def crop_square(self, box: Box) -> tuple[int, int, int]:
-        """(left, top, side) of the square crop for a box, possibly reaching outside the image."""
-        side = round(max(box.w, box.h) * (1 + 2 * self.margin))
-        centre_x = box.x + box.w / 2
-        centre_y = box.y + box.h / 2 + self.shift * box.h
-        return round(centre_x - side / 2), round(centre_y - side / 2), max(side, 1)
+    def crop_square(self, box: Box) -> tuple[tuple[float, float], int, float]:
+        """(centre (x, y), side, roll in degrees) of the square crop for a box, in image pixels; the
+        square may reach past the image. The centre is moved `shift` box sides down the face."""
+        roll = roll_degrees(box)
+        down = np.radians(roll)
+        face_side = max(box.w, box.h) * (1 + ROLL_GROWTH * abs(np.sin(down)))
+        side = max(round(face_side * (1 + 2 * self.margin)), 1)
+        centre_x = box.x + box.w / 2 - np.sin(down) * self.shift * face_side
+        centre_y = box.y + box.h / 2 + np.cos(down) * self.shift * face_side
+        return (centre_x, centre_y), side, roll
 
     def crop(self, grey: np.ndarray, box: Box) -> np.ndarray:
-        """The face as a grey square, border-replicated where it reaches past the image."""
-        left, top, side = self.crop_square(box)
-        pad = max(0, -left, -top, left + side - grey.shape[1], top + side - grey.shape[0])
-        if pad:
-            grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-            left, top = left + pad, top + pad
-        return grey[top:top + side, left:left + side]
+        """The face as an upright grey square, filled (alignment.FILL) where it reaches past the image."""
+        centre, side, roll = self.crop_square(box)
+        return aligned_crop(grey, centre, side, roll)
 
     def largest_face_crop(self, image: np.ndarray) -> np.ndarray | None:
         """The crop of the largest classifiable face, or None: how training photos are read."""
@@ -119,16 +153,23 @@ class FaceFinder:
 
 
 class Recognizer:
-    """Find every face in a BGR (or grey) image and read its emotion."""
+    """Find every face in a BGR (or grey) image and read its emotion.
+
+    `whole_image=True` skips detection and reads each image as one face already cropped (a face
+    dataset, FER2013's own 48x48 faces): the box is the whole image and nothing is aligned.
+    """
 
     def __init__(self, classifier: EmotionClassifier | None = None, detector: str | None = None, *,
-                 min_face: int = MIN_FACE):
+                 min_face: int = MIN_FACE, whole_image: bool = False):
         self.classifier = classifier or EmotionClassifier()
         self.finder = FaceFinder(detector, min_face=min_face)
-        self.detector_name = self.finder.detector_name
+        self.detector_name = "whole image" if whole_image else self.finder.detector_name
+        self.whole_image = whole_image
 
     def recognize(self, image: np.ndarray) -> list[Face]:
         """All faces, largest first; faces that cannot be classified keep their box and a status."""
+        if self.whole_image:
+            return self.recognize_whole(image)
         faces = self.finder.find(image)
         readable = [face for face in faces if face.status == OK]
         if readable:
@@ -138,17 +179,14 @@ class Recognizer:
                 face.probabilities = probabilities
         return faces
 
+    def recognize_whole(self, image: np.ndarray) -> list[Face]:
+        """The image as one face: `[Face]` whose box is the whole image."""
+        height, width = image.shape[:2]
+        face = Face(Box(0, 0, width, height), TOO_SMALL if min(height, width) < min(self.finder.min_face, 48) else OK)
+        if face.status == OK:
+            face.probabilities = self.classifier.predict([to_grey(image)])[0]
+        return [face]
+
 
 def to_grey(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-
-
-def turn(box: Box) -> float:
-    """Head turn from BlazeFace landmarks: 0 frontal, about 0.5 at 45 degrees; 0 without landmarks."""
-    if len(box.landmarks) < 3:
-        return 0.0
-    (right_x, right_y), (left_x, left_y), (nose_x, _) = box.landmarks[:3]
-    eye_distance = float(np.hypot(left_x - right_x, left_y - right_y))
-    if eye_distance < 1e-6:
-        return 1.0
-    return abs(nose_x - (right_x + left_x) / 2) / eye_distance

@@ -49,6 +49,9 @@ class TrainConfig:
     init: str | None = None
     teacher: str | None = None
     distill: float = 0.5
+    ferplus: str | None = None
+    ferplus_weight: float = 0.5
+    light: float = 0.0
     threads: int = 0
     limit: int = 0
     # "tf.data" distorts training faces in a tf.data pipeline (TensorFlow, the default there);
@@ -71,6 +74,10 @@ def train(config: TrainConfig) -> Path:
         raise DatasetError(f"--teacher: no model file at {config.teacher}")
     if config.teacher and not 0.0 <= config.distill <= 1.0:
         raise DatasetError(f"--distill: the teacher's share must lie in [0, 1], not {config.distill}")
+    if config.teacher and config.ferplus:
+        raise DatasetError("--teacher and --ferplus both set the training targets; choose one")
+    if config.light and chosen_pipeline(config.pipeline) != "tf.data":
+        raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
     splits, report = prepare_data(config)
     for line in report.lines():
         print(line)
@@ -81,6 +88,8 @@ def train(config: TrainConfig) -> Path:
     if config.teacher:   # after the thread setting: the teacher starts TensorFlow
         from model.distill import teacher_targets
         targets = teacher_targets(splits["train"], config.teacher, config.distill)
+    if config.ferplus:
+        splits["train"], targets = crowd_trained(splits["train"], config)
     keras.utils.set_random_seed(config.seed)
     config.precision = chosen_precision(config.precision)
     config.pipeline = chosen_pipeline(config.pipeline)
@@ -186,7 +195,16 @@ def prepare_data(config: TrainConfig):
         report.kept["extra"] = extra.class_counts()
     dataset.require_classes(splits["train"], "train")
     report.kept["train (used)"] = splits["train"].class_counts()
-    return splits, report
+    return {name: dataset.light_normalised(split) for name, split in splits.items()}, report
+
+
+def crowd_trained(train_split, config: TrainConfig):
+    """The training split without the faces the FER+ crowd calls not-a-face, and its blended targets."""
+    from model.ferplus import crowd_targets, read_votes
+
+    targets, keep, counts = crowd_targets(train_split, read_votes(config.ferplus), config.ferplus_weight)
+    print(f"FER+ votes ({config.ferplus_weight:.0%} of each target): " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return train_split.subset(keep), targets[keep]
 
 
 def _first(split, limit: int):
@@ -194,7 +212,7 @@ def _first(split, limit: int):
     per_class = max(1, limit // len(EMOTIONS))
     keep = np.concatenate([np.flatnonzero(split.labels == k)[:per_class] for k in range(len(EMOTIONS))])
     keep.sort()
-    return dataset.Split(split.images[keep], split.labels[keep])
+    return split.subset(keep)
 
 
 def build_network(config: TrainConfig):
@@ -394,12 +412,31 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
     data = tf.data.Dataset.from_tensor_slices((pixels, targets))
     if shuffle:
         distort = augmenter(seed=config.seed, erasing=config.erasing)
-        data = data.shuffle(len(pixels), seed=config.seed, reshuffle_each_iteration=True)
-        data = data.batch(config.batch_size).map(lambda x, y: (distort(tf.cast(x, tf.float32), training=True), y),
-                                                 num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.shuffle(len(pixels), seed=config.seed, reshuffle_each_iteration=True).batch(config.batch_size)
+        if config.light:
+            data = data.map(light_distortion(config), num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(lambda x, y: (distort(tf.cast(x, tf.float32), training=True), y),
+                        num_parallel_calls=tf.data.AUTOTUNE)
     else:
         data = data.batch(config.batch_size)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def light_distortion(config: TrainConfig):
+    """A tf.data map that puts `config.light` of each batch's faces under model/photometric.py's
+    distortions and re-normalises them with the run time's own `normalise_light` (numpy, not a
+    second implementation in TensorFlow ops)."""
+    import tensorflow as tf
+    from model.photometric import distort_light
+
+    rng = np.random.default_rng(config.seed)
+
+    def distort(pixels, targets):
+        out = tf.numpy_function(lambda batch: distort_light(batch, config.light, rng), [pixels], tf.uint8)
+        out.set_shape(pixels.shape)
+        return out, targets
+
+    return distort
 
 
 def write_report(model_path: Path, splits, load_report, config: TrainConfig, minutes: float, machine: str) -> None:

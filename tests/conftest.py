@@ -63,3 +63,20 @@ def model_copy(tmp_path) -> Path:
     shutil.copy(DEFAULT_MODEL, mine)
     shutil.copy(int8_path(DEFAULT_MODEL), int8_path(mine))
     return mine
+
+
+@pytest.fixture
+def crossdomain_figures() -> dict:
+    """A small crossdomain.json as bench/crossdomain.py writes it (two sets and pooled, Moodlog and the fer
+    peer), with no model_sha256: tests add the one they need."""
+    def one_set(photos, read, accuracy, macro_f1, recall):
+        return {"photos": photos, "read": read, "accuracy": accuracy, "macro_f1": macro_f1, "recall": recall}
+
+    return {"date": "2026-11-29", "commit": "365ac02", "model": "model/weights/moodnet.keras",
+            "detector": "blazeface-tiles",
+            "Moodlog": {"crossdomain/jaffe": one_set(107, 107, 0.486, 0.4254, {"happy": 0.8824, "sad": 0.5625}),
+                        "crossdomain/faces": one_set(54, 53, 0.5185, 0.5266, {"disgust": 0.037, "happy": 1.0}),
+                        "pooled": one_set(161, 160, 0.4969, 0.4101, {"disgust": 0.037, "happy": 0.95})},
+            "fer": {"crossdomain/jaffe": one_set(107, 107, 0.4579, 0.4041, {"happy": 0.6471, "sad": 0.9375}),
+                    "crossdomain/faces": one_set(54, 54, 0.8704, 0.9255, {"disgust": 0.7407, "happy": 1.0}),
+                    "pooled": one_set(161, 161, 0.5963, 0.5557, {"disgust": 0.7407, "happy": 0.84})}}

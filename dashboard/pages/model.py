@@ -9,8 +9,9 @@ from dash import dcc, html
 
 from dashboard import figures
 from dashboard.context import model_path
-from dashboard.report import ModelReport, read_report
+from dashboard.report import CrossDomain, ModelReport, read_report
 from model.classifier import DEFAULT_MODEL
+from model.report import crossdomain_meaning, measured_line
 
 dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=2)
 
@@ -19,7 +20,7 @@ def layout(**_query) -> html.Div:
     """Read the report on every visit: training rewrites it while the dashboard runs."""
     report = read_report(model_path())
     return html.Div([html.H1("Model", className="h3"), _model_line(report), _metric_cards(report.metrics),
-                     _recall_chart(report.recall), _report_body(report)])
+                     _recall_chart(report.recall), _crossdomain_card(report.crossdomain), _report_body(report)])
 
 
 def _recall_chart(recall: dict[str, float]):
@@ -34,13 +35,48 @@ def _recall_chart(recall: dict[str, float]):
         className="mb-3")
 
 
+def _crossdomain_card(crossdomain: CrossDomain | None):
+    """Beside the FER2013 figures, how the whole pipeline reads real photos of other datasets, or, when
+    those were measured for another model file, only a warning that they are stale."""
+    if crossdomain is None:
+        return None
+    body = _stale_warning(crossdomain) if crossdomain.stale else _crossdomain_tables(crossdomain)
+    return dbc.Card(dbc.CardBody([
+        html.H2("Real photos from other datasets (whole pipeline)", className="h6"),
+        html.P(crossdomain_meaning(crossdomain.figures), className="small text-muted mb-2"), body]),
+        className="mb-3", id="model-crossdomain")
+
+
+def _crossdomain_tables(crossdomain: CrossDomain) -> html.Div:
+    """One small table per set (pooled first), two abreast on wide screens; each scrolls sideways on a phone."""
+    header = html.Thead(html.Tr([html.Th(title) for title in ("", "photos", "faces read", "accuracy", "macro-F1")]))
+    columns = [dbc.Col([html.H3(title, className="small fw-semibold mb-1"),
+                        dbc.Table([header, html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
+                                  size="sm", responsive=True, class_name="model-crossdomain-table mb-0")], xs=12, lg=6)
+               for title, rows in figures.crossdomain_tables(crossdomain.figures)]
+    unchecked = ("" if crossdomain.measured_model else
+                 " The file does not record which model file it measured, so it may be another model's.")
+    return html.Div([dbc.Row(columns, className="g-3"),
+                     html.P(measured_line(crossdomain.figures) + "." + unchecked,
+                            className="small text-muted mt-2 mb-0", id="model-crossdomain-measured")])
+
+
+def _stale_warning(crossdomain: CrossDomain) -> dbc.Alert:
+    return dbc.Alert([
+        "Stale: these figures were measured for another model file (", html.Code(crossdomain.measured_model),
+        f"; this one is {crossdomain.this_model or 'missing'}). {measured_line(crossdomain.figures)}. "
+        "Measure this model with ", html.Code("python bench/crossdomain.py --model PATH --write-report"), "."],
+        color="warning", className="small mb-0", id="model-crossdomain-stale")
+
+
 def _model_line(report: ModelReport) -> html.P:
     if report.model_size is None:
         return dbc.Alert(f"No model file at {report.model_file}: train one with python app.py train.",
                          color="warning")
     shown = report.model_file.name if report.model_file == DEFAULT_MODEL else report.model_file
+    # text-break: a model's path has no spaces to wrap at, and on a phone it would widen the whole page.
     return html.P(f"{shown}: {report.model_size / 1e6:.1f} MB, written "
-                  f"{report.model_written:%Y-%m-%d %H:%M}.", className="text-muted")
+                  f"{report.model_written:%Y-%m-%d %H:%M}.", className="text-muted text-break")
 
 
 def _metric_cards(metrics: dict) -> dbc.Row:

@@ -18,7 +18,8 @@ dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog
 def layout(**_query) -> html.Div:
     """The upload zone; opening the page starts loading the model, while the user picks a photo."""
     preload_recognizer(flask.current_app._get_current_object())
-    limits = f"JPG, PNG, WebP or BMP, up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB and {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
+    limits = (f"JPG, PNG, WebP, BMP or TIFF, up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB and "
+              f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels")
     return html.Div([
         html.H1("Recognize", className="h3"),
         html.P("Photos are analysed in memory and never stored.", className="text-muted"),

@@ -32,14 +32,15 @@ def free_port() -> int:
 
 
 class Server:
-    """`python app.py dashboard` in a subprocess, polled until it answers."""
+    """`python app.py dashboard` in a subprocess, polled until it answers; `model` is passed as --model."""
 
-    def __init__(self, db_path: Path, log_path: Path):
+    def __init__(self, db_path: Path, log_path: Path, model: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log_path, "w")
+        chosen = ["--model", str(model)] if model is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "app.py", "dashboard", "--db", str(db_path), "--port", str(self.port)],
+            [sys.executable, "app.py", "dashboard", "--db", str(db_path), "--port", str(self.port), *chosen],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
         self.wait_until_up()

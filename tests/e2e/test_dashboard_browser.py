@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 
@@ -14,7 +15,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from capture.log import open_log  # noqa: E402
-from e2e_support import PHONE, Server, screenshot  # noqa: E402
+from e2e_support import LAPTOP, PHONE, Server, screenshot  # noqa: E402
 from logdata import write_session  # noqa: E402
 
 WAIT = 30
@@ -140,6 +141,39 @@ def test_model_page_shows_report_or_says_it_is_missing(browser, server):
     assert found[0].text.strip()
     screenshot(browser, "model-laptop")
     screenshot(browser, "model-phone", PHONE)
+
+
+def test_model_page_shows_cross_dataset_figures_or_that_they_are_stale(browser, log_db, model_copy, tmp_path,
+                                                                       crossdomain_figures):
+    from model.lite import digest
+    from model.report import crossdomain_section, with_section
+
+    beside = model_copy.parent / "crossdomain.json"
+    beside.write_text(json.dumps({**crossdomain_figures, "model_sha256": digest(model_copy)}))
+    (model_copy.parent / "REPORT.md").write_text(with_section("# Model report: mine.keras\n",
+                                                              crossdomain_section(crossdomain_figures)))
+    server = Server(log_db[0], tmp_path / "dashboard.log", model=model_copy)
+    try:
+        browser.get(server.url + "/model")
+        rows = wait_for(browser, lambda d: texts(d, "#model-crossdomain tbody tr"))
+        assert texts(browser, "#model-crossdomain h3") == ["All sets pooled", "crossdomain/jaffe", "crossdomain/faces"]
+        assert rows[:2] == ["Moodlog\t161\t160\t49.7%\t41.0%", "fer (peer)\t161\t161\t59.6%\t55.6%"]
+        assert "2026-11-29 at commit 365ac02" in texts(browser, "#model-crossdomain-measured")[0]
+        assert "Real photos" not in texts(browser, "#model-report")[0]  # shown once, in the checked card
+        screenshot(browser, "model-crossdomain-laptop")
+        screenshot(browser, "model-crossdomain-phone", PHONE)
+        browser.set_window_size(*PHONE)
+        assert all(table.find_element(By.XPATH, "..").value_of_css_property("overflow-x") == "auto"
+                   for table in browser.find_elements(By.CSS_SELECTOR, "#model-crossdomain table"))
+        wait_for(browser, lambda d: d.execute_script("return document.documentElement.scrollWidth <= innerWidth"), 5)
+        beside.write_text(json.dumps({**crossdomain_figures, "model_sha256": "0" * 20}))
+        browser.get(server.url + "/model")
+        stale = wait_for(browser, lambda d: texts(d, "#model-crossdomain-stale"))[0]
+        assert "Stale" in stale and "0" * 20 in stale and digest(model_copy) in stale
+        assert not texts(browser, "#model-crossdomain tbody tr")
+    finally:
+        browser.set_window_size(*LAPTOP)
+        server.stop()
 
 
 def test_empty_log_shows_how_to_start(browser, tmp_path):

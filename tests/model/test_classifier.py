@@ -5,7 +5,7 @@ import pytest
 
 import cv2
 
-from model.classifier import FAST_MODEL, TRIM, EmotionClassifier, to_model_input
+from model.classifier import FAST_MODEL, TRIM, EmotionClassifier, normalise_light, to_model_input
 from model.dataset import load_fer2013
 from model.errors import ModelFileError
 
@@ -46,11 +46,11 @@ def test_preprocessing_turns_colour_to_48x48_grey():
 def test_trim_reads_the_face_a_little_tighter_at_any_size():
     face = np.random.default_rng(2).integers(0, 256, (48, 48), dtype=np.uint8)
     np.testing.assert_array_equal(to_model_input([face], trim=1)[0, :, :, 0],
-                                  cv2.resize(face[1:-1, 1:-1], (48, 48), interpolation=cv2.INTER_LINEAR))
-    np.testing.assert_array_equal(to_model_input([face])[0, :, :, 0], face)
+                                  normalise_light(cv2.resize(face[1:-1, 1:-1], (48, 48), interpolation=cv2.INTER_LINEAR)))
+    np.testing.assert_array_equal(to_model_input([face])[0, :, :, 0], normalise_light(face))
     big = cv2.resize(face, (480, 480), interpolation=cv2.INTER_NEAREST)
     np.testing.assert_array_equal(to_model_input([big], trim=1)[0, :, :, 0],
-                                  cv2.resize(big[10:-10, 10:-10], (48, 48), interpolation=cv2.INTER_AREA))
+                                  normalise_light(cv2.resize(big[10:-10, 10:-10], (48, 48), interpolation=cv2.INTER_AREA)))
     assert to_model_input([np.zeros((3, 3), np.uint8)], trim=TRIM).shape == (1, 48, 48, 1)
 
 
@@ -59,8 +59,8 @@ def test_predict_trims_as_measured_unless_told_not_to(fer2013):
     faces = load_fer2013(fer2013)[0]["test"].images[:64]
     trimmed, untrimmed = EmotionClassifier(), EmotionClassifier(trim=0)
     assert trimmed.trim == TRIM == 1
-    np.testing.assert_allclose(trimmed.predict(faces), untrimmed.predict(to_model_input(faces, trim=1)[..., 0]),
-                               atol=1e-6)
+    tighter = [cv2.resize(face[1:-1, 1:-1], (48, 48), interpolation=cv2.INTER_LINEAR) for face in faces]
+    np.testing.assert_allclose(trimmed.predict(faces), untrimmed.predict(tighter), atol=1e-6)
     assert not np.allclose(trimmed.predict(faces), untrimmed.predict(faces), atol=1e-3)
 
 
@@ -132,3 +132,15 @@ def test_int8_file_belongs_to_one_exact_model(tmp_path, classifier):
     assert not stale.exists() and EmotionClassifier(path).runtime == "int8"
     with pytest.raises(ValueError, match="runtime must be one of"):
         EmotionClassifier(path, runtime="onnx")
+
+
+def test_light_normalisation_reads_a_face_the_same_in_any_order_keeping_light(fer2013):
+    """Equalisation undoes darkening, brightening and gamma that keep the order of grey levels:
+    the same FER2013 face, dimmed to a quarter or put through a gamma of 2, gives one model input."""
+    face = load_fer2013(fer2013)[0]["test"].images[0].astype(np.float32)
+    dim = (face * 0.25).round().astype(np.uint8)               # 64 grey levels left, order kept
+    gamma = (255 * (face / 255) ** 2).round().astype(np.uint8)
+    plain = to_model_input([face.astype(np.uint8)])
+    for changed in (dim, gamma):
+        agree = np.mean(np.abs(to_model_input([changed]).astype(int) - plain) <= 8)
+        assert agree > 0.9, agree

@@ -1,0 +1,98 @@
+"""Scoring and `evaluate`: macro-F1 over the emotions present, photos read as `predict` reads them,
+and --whole-image for face crops."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model.evaluate import score
+from model.labels import INDEX
+from model.photo_evaluation import holds_photos
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def app(*args, timeout=600):
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def one_hot(predicted):
+    return np.eye(7, dtype=np.float32)[predicted]
+
+
+def test_macro_f1_averages_only_the_emotions_present():
+    happy, angry, sad = INDEX["happy"], INDEX["angry"], INDEX["sad"]
+    metrics = score(np.array([happy, happy, angry, angry]), one_hot([happy, happy, angry, sad]))
+    # happy: F1 1; angry: recall 1/2, precision 1, F1 2/3; sad is absent and only wrongly predicted.
+    assert metrics.macro_f1 == pytest.approx((1 + 2 / 3) / 2)
+    assert metrics.present.sum() == 2 and metrics.accuracy == 0.75
+
+
+def test_with_all_seven_present_macro_f1_is_the_plain_mean():
+    labels = np.arange(7).repeat(3)
+    predicted = labels.copy()
+    predicted[::4] = (predicted[::4] + 1) % 7
+    metrics = score(labels, one_hot(predicted))
+    assert metrics.macro_f1 == pytest.approx(metrics.f1.mean()) and metrics.unread.sum() == 0
+
+
+def test_unread_images_count_as_wrong_and_in_no_column():
+    happy = INDEX["happy"]
+    probabilities = one_hot([happy, happy, 0])
+    metrics = score(np.array([happy, happy, happy]), probabilities, read=np.array([True, True, False]))
+    # The unread row's argmax is angry; it must not be counted as a prediction of anything.
+    assert metrics.accuracy == pytest.approx(2 / 3) and metrics.recall[happy] == pytest.approx(2 / 3)
+    assert metrics.count == 3 and metrics.read == 2 and metrics.confusion[:, 0].sum() == 0
+
+
+def test_score_refuses_labels_and_predictions_of_different_lengths():
+    with pytest.raises(ValueError, match="2 labels, 3 predictions"):
+        score(np.array([0, 1]), one_hot([0, 1, 2]))
+
+
+def test_evaluate_reads_faces_in_a_folder_of_portraits(face_photos, tmp_path):
+    for emotion in ("happy", "angry"):
+        (tmp_path / emotion).mkdir()
+        for photo in sorted((face_photos / "cfd" / emotion).glob("*"))[:3]:
+            shutil.copy(photo, tmp_path / emotion)
+    shutil.copy(sorted((face_photos / "nonface").glob("*"))[0], tmp_path / "angry")   # no face: wrong
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "read as `predict` reads it (detector blazeface-tiles" in out, out
+    read = int(re.search(r"faces read in (\d) of 7 photos; the one without a readable face counts as wrong",
+                         out).group(1))
+    assert read >= 5, out
+    accuracy, macro_f1 = map(float, re.search(r"accuracy ([\d.]+), macro-F1 ([\d.]+) \(over the 2 emotions "
+                                              r"present\) on 7 images", out).groups())
+    assert accuracy <= 6 / 7 + 1e-4, "the face-free photo counts as wrong"
+    f1 = {row[0]: row[-1] for row in (line.strip("|").split("|") for line in out.splitlines() if "|" in line)}
+    assert f1[" disgust "].strip() == "-" and f1[" sad "].strip() == "-"
+    assert macro_f1 == pytest.approx((float(f1[" happy "]) + float(f1[" angry "])) / 2, abs=1e-3)
+
+
+def test_whole_image_classifies_face_crops_of_any_size_without_detection(fer2013, tmp_path):
+    """FER2013 test faces enlarged to 96x96 look like photos, so --whole-image must force the
+    classifier path; they then score like the 48x48 originals, which that path takes by itself."""
+    for emotion in ("happy", "angry", "surprise"):
+        (tmp_path / "small" / emotion).mkdir(parents=True)
+        (tmp_path / "large" / emotion).mkdir(parents=True)
+        for face in sorted((fer2013 / "test" / emotion).glob("*"))[:10]:
+            shutil.copy(face, tmp_path / "small" / emotion)
+            large = cv2.resize(cv2.imread(str(face), cv2.IMREAD_GRAYSCALE), (96, 96), interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(tmp_path / "large" / emotion / f"{face.stem}.png"), large)
+    assert holds_photos(tmp_path / "large") and not holds_photos(tmp_path / "small")
+    whole = app("evaluate", "--data", tmp_path / "large", "--whole-image")
+    original = app("evaluate", "--data", tmp_path / "small")
+    assert whole.returncode == 0 and original.returncode == 0, whole.stderr[-3000:] + original.stderr[-3000:]
+    assert "faces read" not in whole.stdout + original.stdout, "face crops go to the classifier, undetected"
+    accuracies = [float(re.search(r"accuracy ([\d.]+)", result.stdout).group(1)) for result in (whole, original)]
+    assert accuracies[1] >= 0.6 and abs(accuracies[0] - accuracies[1]) <= 0.1, accuracies
+    assert "(over the 3 emotions present) on 30 images" in whole.stdout

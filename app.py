@@ -69,7 +69,8 @@ def predict_command(args) -> int:
     from model.classifier import EmotionClassifier
     from model.faces import PHOTO_DETECTOR
 
-    recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face)
+    recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
+                            whole_image=args.whole_image)
     failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json)
     return 2 if failures else 0
 
@@ -191,6 +192,8 @@ def add_predict(commands) -> None:
     predict.add_argument("--detector", help="face detector (default: blazeface-tiles, which also finds the small "
                                             "faces of group photos)")
     predict.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels to classify (default 32)")
+    predict.add_argument("--whole-image", action="store_true",
+                         help="each image is already one face (a face crop, a face dataset): skip detection")
     predict.set_defaults(handler=predict_command)
 
 

@@ -58,15 +58,16 @@ def decode_upload(contents: str) -> bytes:
         raise UploadError("the upload is damaged (bad base64)") from None
 
 
-def analyse(recognizer, contents: str, filename: str | None = None) -> Analysis:
-    """Decode, check and recognise one upload; raises UploadError with a message for the user."""
+def analyse(recognizer, contents: str, filename: str | None = None, *, whole_image: bool = False) -> Analysis:
+    """Decode, check and recognise one upload; raises UploadError with a message for the user.
+    `whole_image`: the upload is already one face (a face crop); detection is skipped."""
     began = time.perf_counter()
     data = decode_upload(contents)
     try:
         image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=DECODE_SIDE)
     except ImageError as error:
         raise UploadError(str(error).replace("upload: ", "", 1)) from None
-    faces = recognizer.recognize(image)
+    faces = recognizer.recognize(image, whole_image=True) if whole_image else recognizer.recognize(image)
     described = [dict(face.as_dict(), number=i + 1, thumbnail=thumbnail(image, face.box))
                  for i, face in enumerate(faces)]
     preview = annotated_preview(image, faces)

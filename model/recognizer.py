@@ -166,9 +166,10 @@ class Recognizer:
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
 
-    def recognize(self, image: np.ndarray) -> list[Face]:
-        """All faces, largest first; faces that cannot be classified keep their box and a status."""
-        if self.whole_image:
+    def recognize(self, image: np.ndarray, *, whole_image: bool | None = None) -> list[Face]:
+        """All faces, largest first; faces that cannot be classified keep their box and a status.
+        `whole_image` overrides the recognizer's own setting for this image."""
+        if self.whole_image if whole_image is None else whole_image:
             return self.recognize_whole(image)
         faces = self.finder.find(image)
         readable = [face for face in faces if face.status == OK]

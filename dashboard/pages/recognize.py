@@ -27,16 +27,18 @@ def layout(**_query) -> html.Div:
                    className_active="upload-zone upload-zone-active mb-3",
                    children=html.Div([html.Strong("Drop a photo here"), " or ", html.U("choose one"),
                                       html.Div(limits, className="small text-muted mt-1")])),
+        dbc.Checkbox(id="recognize-whole-image", value=False, className="mb-3",
+                     label="The photo is one face already (a face crop): skip face detection"),
         dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
     ])
 
 
 @callback(Output("recognize-result", "children"), Input("recognize-upload", "contents"),
-          State("recognize-upload", "filename"), prevent_initial_call=True)
-def recognize(contents, filename):
+          State("recognize-upload", "filename"), State("recognize-whole-image", "value"), prevent_initial_call=True)
+def recognize(contents, filename, whole_image=False):
     """Analyse the upload and show it; a refused upload becomes a message, never an error page."""
     try:
-        analysis = analyse(recognizer(), contents, filename)
+        analysis = analyse(recognizer(), contents, filename, whole_image=bool(whole_image))
     except UploadError as error:
         return dbc.Alert([html.Strong(f"{filename or 'This file'}: "), str(error)], color="danger",
                          id="recognize-error")

@@ -120,6 +120,18 @@ def test_recognize_boxes_a_real_face_with_probabilities(browser, server, face_ph
     screenshot(browser, "recognize-phone", PHONE)
 
 
+def test_recognize_reads_a_face_crop_whole_when_asked(browser, server, fer2013):
+    """A FER2013 face (48x48, nothing around the face): with the option ticked it is read as one face."""
+    face = sorted((fer2013 / "test" / "happy").glob("*.jpg"))[0]
+    browser.get(server.url + "/recognize")
+    wait_for(browser, lambda d: d.find_element(By.ID, "recognize-whole-image")).click()
+    field = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#recognize-upload input[type=file]"))
+    field.send_keys(str(face))
+    cards = wait_for(browser, lambda d: texts(d, "#recognize-faces .face-card"), timeout=90)
+    assert len(cards) == 1 and "Face 1: happy" in cards[0], cards
+    assert "1 face found (48×48" in texts(browser, "#recognize-summary")[0]
+
+
 def test_recognize_refuses_a_text_file_and_keeps_serving(browser, server, tmp_path):
     fake = tmp_path / "holiday.jpg"
     fake.write_text("this is a text file wearing a .jpg name\n" * 50)

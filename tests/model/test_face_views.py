@@ -129,3 +129,19 @@ def test_a_turned_head_still_counts_as_turned_when_also_rolled():
     turn = np.radians(40)
     rolled = rolled @ np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]).T + 100
     assert yaw_ratio(Box(60, 60, 80, 80, 0.9, tuple(map(tuple, rolled)))) == pytest.approx(0.75, abs=1e-6)
+
+
+def test_predict_whole_image_reads_a_fer2013_face_that_detection_misses(fer2013, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    face = sorted((fer2013 / "test" / "happy").glob("*"))[0]
+    app = Path(__file__).resolve().parents[2] / "app.py"
+    result = subprocess.run([sys.executable, str(app), "predict", str(face), "--whole-image", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1500:]
+    [entry] = json.loads(result.stdout)
+    assert [f["box"] for f in entry["faces"]] == [{"x": 0, "y": 0, "w": 48, "h": 48}]
+    assert entry["faces"][0]["emotion"] == "happy"

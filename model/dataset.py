@@ -208,7 +208,7 @@ def _read_face(path: Path, report: LoadReport, prepare) -> np.ndarray | None:
 
 def light_normalised(split: Split) -> Split:
     """The split with every face through `normalise_light`, as inference sees faces: the shared
-    JPEGs are equalised already (a no-op up to JPEG noise), the challenge's fer2013.csv is not."""
+    JPEGs span the grey range already (little changes), the challenge's fer2013.csv may not."""
     from model.classifier import normalise_light
 
     images = np.stack([normalise_light(face) for face in split.images]) if len(split) else split.images

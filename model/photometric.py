@@ -1,10 +1,10 @@
 """Training-only distortions of light and image quality, applied before `normalise_light`.
 
-Why: equalisation (model/classifier.py `normalise_light`) undoes any order-keeping change of
-brightness, contrast or gamma, but not what a dim, over-exposed or cheap camera does beyond
-that: grey levels clipped at white, the few levels a dark face is left with, sensor noise, blur
-and JPEG blocks. Training faces are put through those, then equalised exactly as at run time,
-so the network learns to read them.
+Why: the contrast stretch (model/classifier.py `normalise_light`) undoes a change of exposure or
+contrast, but not what a dim, over-exposed or cheap camera does beyond that: gamma, grey levels
+clipped at white, the few levels a dark face is left with, sensor noise, blur and JPEG blocks.
+Training faces are put through those, then normalised exactly as at run time, so the network
+learns to read them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from model.classifier import normalise_light
 # face whose highlights clip at white (the light targets of issue 13).
 GAIN = (0.2, 2.5)
 GAMMA = (0.6, 1.6)
-NOISE_SIGMA = (1.0, 10.0)      # grey levels, before the gain is undone by equalisation
+NOISE_SIGMA = (1.0, 10.0)      # grey levels, before the gain is undone by the stretch
 BLUR_SIGMA = (0.4, 1.2)        # pixels at 48x48
 JPEG_QUALITY = (25, 90)
 

@@ -20,8 +20,9 @@ FILL = cv2.BORDER_REPLICATE
 
 
 def eyes(box: Box) -> tuple[np.ndarray, np.ndarray] | None:
-    """(first eye, second eye) as (x, y) float arrays, ordered so that the vector between them points
-    right on an upright face; None without landmarks (Haar)."""
+    """(first eye, second eye) as (x, y) float arrays in BlazeFace's landmark order, in which the
+    vector from the first to the second points right (+x) on an upright face (checked on the
+    upright CFD portraits: median roll -0.5 degrees); None without landmarks (Haar)."""
     if len(box.landmarks) < 3:
         return None
     first, second = np.array(box.landmarks[0], float), np.array(box.landmarks[1], float)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from model.errors import ModelFileError
+from model.images import eight_bit
 from model.labels import EMOTIONS
 
 SIZE = 48
@@ -49,7 +50,7 @@ def to_model_input(faces, trim: int = 0) -> np.ndarray:
         if face.ndim != 2 or face.size == 0:
             raise ValueError(f"face {i}: expected a grey or BGR image, got shape {face.shape}")
         if face.dtype != np.uint8:
-            face = np.clip(face, 0, 255).astype(np.uint8)
+            face = eight_bit(face, f"face {i}")        # 16-bit and float faces scaled, not clipped
         if trim:
             face = _trimmed(face, trim)
         if face.shape != (SIZE, SIZE):

@@ -71,11 +71,11 @@ def crowd_targets(split, votes: dict[str, np.ndarray], weight: float) -> tuple[n
     counts = {"blended": 0, "no votes": 0, "not a face (dropped)": 0}
     for i, file in enumerate(split.files):
         face_votes = votes.get(file)
-        if face_votes is None or face_votes[:len(EMOTIONS)].sum() == 0:
-            counts["no votes"] += 1
-        elif face_votes[-1] == face_votes.max():
+        if face_votes is not None and face_votes[-1] > 0 and face_votes[-1] == face_votes.max():
             keep[i] = False
             counts["not a face (dropped)"] += 1
+        elif face_votes is None or face_votes[:len(EMOTIONS)].sum() == 0:
+            counts["no votes"] += 1
         else:
             seven = face_votes[:len(EMOTIONS)]
             targets[i] = (1.0 - weight) * targets[i] + weight * seven / seven.sum()

@@ -99,17 +99,22 @@ def to_pixels(image: Image.Image, name: str, grey: bool) -> np.ndarray:
 
 
 def eight_bit(samples: np.ndarray, name: str) -> np.ndarray:
-    """One channel of wide samples `(H, W)` (uint16, int32 or float32) as `(H, W) uint8`.
+    """Wide samples (uint16, int32, float; any shape) as uint8 of the same shape.
 
-    Integers within 0..65535 are 16-bit: divided by 257, which maps 65535 to 255 and undoes the
-    x257 that widens 8-bit values to 16 bits exactly. Floats within 0..1 are multiplied by 255.
-    Any other range (negative values, 32-bit integers, floats beyond 1) is stretched from its
+    uint16 (and 32-bit integers within 256..65535, as Pillow opens some 16-bit files) are 16-bit:
+    divided by 257, which maps 65535 to 255 and undoes the x257 that widens 8-bit values to 16 bits
+    exactly. Integers within 0..255 are 8-bit values already. Floats within 0..1 are multiplied by
+    255. Any other range (negative values, larger integers, floats beyond 1) is stretched from its
     minimum to its maximum, as image viewers such as ImageJ show it. ImageError for NaN or
     infinite samples, which have no brightness.
     """
     if samples.dtype.kind == "f" and not np.isfinite(samples).all():
         raise ImageError(f"{name}: the image holds NaN or infinite values, which have no brightness")
+    if samples.dtype == bool:
+        return samples.astype(np.uint8) * 255
     low, high = samples.min(), samples.max()
+    if samples.dtype.kind in "iu" and low >= 0 and high <= 255 and samples.dtype != np.uint16:
+        return samples.astype(np.uint8)
     if samples.dtype.kind in "iu" and low >= 0 and high <= 65535:
         return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)   # rounds to nearest
     values = samples.astype(np.float32)

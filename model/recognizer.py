@@ -15,6 +15,7 @@ import numpy as np
 from model.classifier import EmotionClassifier
 from model.alignment import aligned_crop, beyond_frame, roll_degrees, yaw_ratio
 from model.faces import Box, DEFAULT_DETECTOR, get_detector, moved, shrunk
+from model.images import eight_bit
 from model.labels import EMOTIONS
 
 OK, TOO_SMALL, CUT_BY_EDGE, TURNED_AWAY = "ok", "too small", "cut by edge", "turned away"
@@ -98,9 +99,13 @@ class FaceFinder:
         self.margin, self.shift = CROP.get(self.detector_name, (0.0, 0.0))
         self.min_face = min_face
 
-    def find(self, image: np.ndarray) -> list[Face]:
-        """Every detected face, largest first, with its status; no probabilities yet."""
-        boxes = self.detector.detect(image) or self.detect_close_up(image)
+    def find(self, image: np.ndarray, *, look_closer: bool = True) -> list[Face]:
+        """Every detected face, largest first, with its status; no probabilities yet.
+        `look_closer`: when the detector finds nothing, look again for a face that fills the frame
+        (`detect_close_up`, a second detection)."""
+        boxes = self.detector.detect(image)
+        if not boxes and look_closer:
+            boxes = self.detect_close_up(image)
         boxes = sorted(boxes, key=lambda b: b.w * b.h, reverse=True)
         return [Face(box, self.assess(box, image.shape[:2])) for box in boxes]
 
@@ -132,7 +137,9 @@ class FaceFinder:
 
     def crop_square(self, box: Box) -> tuple[tuple[float, float], int, float]:
         """(centre (x, y), side, roll in degrees) of the square crop for a box, in image pixels; the
-        square may reach past the image. The centre is moved `shift` box sides down the face."""
+        square may reach past the image. The face's side is the box's longer side, grown for a rolled
+        face (ROLL_GROWTH); the crop adds `margin` face sides on each side, and its centre moves
+        `shift` face sides down the face (along the face's own vertical, for a rolled face)."""
         roll = roll_degrees(box)
         down = np.radians(roll)
         face_side = max(box.w, box.h) * (1 + ROLL_GROWTH * abs(np.sin(down)))
@@ -166,12 +173,15 @@ class Recognizer:
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
 
-    def recognize(self, image: np.ndarray, *, whole_image: bool | None = None) -> list[Face]:
+    def recognize(self, image: np.ndarray, *, whole_image: bool | None = None,
+                  look_closer: bool = True) -> list[Face]:
         """All faces, largest first; faces that cannot be classified keep their box and a status.
-        `whole_image` overrides the recognizer's own setting for this image."""
+        `whole_image` overrides the recognizer's own setting for this image; `look_closer` as in
+        `FaceFinder.find`. Images that are not 8-bit (16-bit, float) are brought to 8 bits first."""
+        image = as_eight_bit(image)
         if self.whole_image if whole_image is None else whole_image:
             return self.recognize_whole(image)
-        faces = self.finder.find(image)
+        faces = self.finder.find(image, look_closer=look_closer)
         readable = [face for face in faces if face.status == OK]
         if readable:
             grey = to_grey(image)
@@ -183,10 +193,15 @@ class Recognizer:
     def recognize_whole(self, image: np.ndarray) -> list[Face]:
         """The image as one face: `[Face]` whose box is the whole image."""
         height, width = image.shape[:2]
-        face = Face(Box(0, 0, width, height), TOO_SMALL if min(height, width) < min(self.finder.min_face, 48) else OK)
+        face = Face(Box(0, 0, width, height), TOO_SMALL if min(height, width) < self.finder.min_face else OK)
         if face.status == OK:
             face.probabilities = self.classifier.predict([to_grey(image)])[0]
         return [face]
+
+
+def as_eight_bit(image: np.ndarray) -> np.ndarray:
+    """A uint8 image as it is; any other dtype scaled to 8 bits as `load_image` scales wide samples."""
+    return image if image.dtype == np.uint8 else eight_bit(np.asarray(image), "image")
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

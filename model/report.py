@@ -6,7 +6,7 @@ import datetime
 import json
 from pathlib import Path
 
-from model.classifier import SIZE
+from model.classifier import SIZE, STRETCH
 from model.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
 
 
@@ -17,7 +17,8 @@ def render_report(results: dict, load_report, *, command: str, minutes: float | 
              f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     lines += [f"- {summary_line(name, metrics)}" for name, metrics in results.items()]
     trimmed = f"{trim}/{SIZE} trimmed off each side, " if trim else ""
-    lines += ["", f"Predictions go through `EmotionClassifier.predict` ({trimmed}mirror-averaged, {runtime} runtime), "
+    stretch = f"contrast stretched between the {STRETCH[0]:g}th and {STRETCH[1]:g}th percentile grey levels, "
+    lines += ["", f"Predictions go through `EmotionClassifier.predict` ({trimmed}{stretch}mirror-averaged, {runtime} runtime), "
                   "exactly as at run time.", ""]
     for name, metrics in results.items():
         lines += [f"## {name}", "", metrics_table(metrics), ""]

@@ -27,18 +27,33 @@ def layout(**_query) -> html.Div:
                    className_active="upload-zone upload-zone-active mb-3",
                    children=html.Div([html.Strong("Drop a photo here"), " or ", html.U("choose one"),
                                       html.Div(limits, className="small text-muted mt-1")])),
-        dbc.Checkbox(id="recognize-whole-image", value=False, className="mb-3",
-                     label="The photo is one face already (a face crop): skip face detection"),
+        dcc.Upload(id="recognize-face-upload", accept="image/*", multiple=False,
+                   className="upload-zone upload-zone-small mb-3",
+                   className_active="upload-zone upload-zone-small upload-zone-active mb-3",
+                   children=html.Div([html.Strong("Already one face?"), " A face crop (as in FER2013, the face "
+                                      "with a little margin) dropped here is read whole, without face detection."],
+                                     className="small")),
         dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
     ])
 
 
 @callback(Output("recognize-result", "children"), Input("recognize-upload", "contents"),
-          State("recognize-upload", "filename"), State("recognize-whole-image", "value"), prevent_initial_call=True)
-def recognize(contents, filename, whole_image=False):
+          State("recognize-upload", "filename"), prevent_initial_call=True)
+def recognize(contents, filename):
     """Analyse the upload and show it; a refused upload becomes a message, never an error page."""
+    return _recognized(contents, filename, whole_image=False)
+
+
+@callback(Output("recognize-result", "children", allow_duplicate=True), Input("recognize-face-upload", "contents"),
+          State("recognize-face-upload", "filename"), prevent_initial_call=True)
+def recognize_face_crop(contents, filename):
+    """The same for an image that is one face already: read whole, no detection."""
+    return _recognized(contents, filename, whole_image=True)
+
+
+def _recognized(contents, filename, *, whole_image: bool):
     try:
-        analysis = analyse(recognizer(), contents, filename, whole_image=bool(whole_image))
+        analysis = analyse(recognizer(), contents, filename, whole_image=whole_image)
     except UploadError as error:
         return dbc.Alert([html.Strong(f"{filename or 'This file'}: "), str(error)], color="danger",
                          id="recognize-error")

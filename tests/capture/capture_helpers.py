@@ -65,11 +65,20 @@ def overlap(a, b) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
+# Smallest lead of the top emotion over the next one for a face to be used: a face the model finds
+# evenly balanced between two emotions may tip either way under video compression, which would
+# make the tests that compare a video with a still test the face instead of Moodlog.
+CLEAR_LEAD = 0.15
+
+
 def found_alone(recognizer, frame: np.ndarray, box) -> bool:
-    """The recognizer finds exactly one classifiable face, on the placed box."""
+    """The recognizer finds exactly one classifiable face, on the placed box, and reads it clearly."""
     faces = recognizer.recognize(frame)
-    return len(faces) == 1 and faces[0].status == "ok" and \
-        overlap((faces[0].box.x, faces[0].box.y, faces[0].box.w, faces[0].box.h), box) > 0.5
+    if not (len(faces) == 1 and faces[0].status == "ok" and
+            overlap((faces[0].box.x, faces[0].box.y, faces[0].box.w, faces[0].box.h), box) > 0.5):
+        return False
+    second, first = np.sort(faces[0].probabilities)[-2:]
+    return first - second >= CLEAR_LEAD
 
 
 def detectable_fer_faces(fer2013: Path, recognizer, per_emotion: int, emotions) -> list[tuple[str, np.ndarray]]:

@@ -54,3 +54,18 @@ def test_smoothing_stops_a_label_flickering_at_frame_rate():
     changes = {name: sum(a != b for a, b in zip(seq, seq[1:])) for name, seq in labels.items()}
     assert changes["plain"] >= 30 and changes["smooth"] == 0
     assert set(labels["smooth"]) == {3}
+
+
+def test_a_face_less_frame_is_looked_at_closer_after_a_face_and_every_tenth_time_in_a_row():
+    """The close-up retry (a second detection) runs right after a frame with a face, and on every
+    tenth face-less frame in a row: an empty room pays a tenth more, a person leaning in is kept."""
+    from capture.daemon import LookCloser
+
+    closer = LookCloser()
+    pattern = []
+    for faces in [["face"], [], [], *[[]] * 18, ["face"], []]:
+        pattern.append(closer.now())
+        closer.saw(faces)
+    assert pattern[0] and pattern[1]                    # the first frame; the frame after a face
+    assert pattern[2:11] == [False] * 9 and pattern[11]  # then one in ten face-less frames
+    assert pattern[-1]                                  # right after the next face

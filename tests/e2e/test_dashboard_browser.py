@@ -124,8 +124,7 @@ def test_recognize_reads_a_face_crop_whole_when_asked(browser, server, fer2013):
     """A FER2013 face (48x48, nothing around the face): with the option ticked it is read as one face."""
     face = sorted((fer2013 / "test" / "happy").glob("*.jpg"))[0]
     browser.get(server.url + "/recognize")
-    wait_for(browser, lambda d: d.find_element(By.ID, "recognize-whole-image")).click()
-    field = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#recognize-upload input[type=file]"))
+    field = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#recognize-face-upload input[type=file]"))
     field.send_keys(str(face))
     cards = wait_for(browser, lambda d: texts(d, "#recognize-faces .face-card"), timeout=90)
     assert len(cards) == 1 and "Face 1: happy" in cards[0], cards

@@ -145,3 +145,16 @@ def test_predict_whole_image_reads_a_fer2013_face_that_detection_misses(fer2013,
     [entry] = json.loads(result.stdout)
     assert [f["box"] for f in entry["faces"]] == [{"x": 0, "y": 0, "w": 48, "h": 48}]
     assert entry["faces"][0]["emotion"] == "happy"
+
+
+def test_arrays_that_are_not_8_bit_read_like_the_8_bit_image(face_photos, recognizer):
+    """The Python API takes 16-bit and 0..1 float images as load_image does: scaled, not clipped."""
+    image = portraits(face_photos, "happy", 1)[0]
+    plain = recognizer.recognize(image)[0]
+    for wide in (image.astype(np.uint16) * 257, image.astype(np.float32) / 255):
+        face = recognizer.recognize(wide)[0]
+        assert face.box == plain.box
+        np.testing.assert_allclose(face.probabilities, plain.probabilities, atol=1e-6)
+    crop = recognizer.finder.crop(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), plain.box)
+    np.testing.assert_allclose(recognizer.classifier.predict([crop.astype(np.uint16) * 257]),
+                               recognizer.classifier.predict([crop]), atol=1e-6)

@@ -168,3 +168,13 @@ def test_a_pixel_format_without_a_grey_or_rgb_view_is_refused_by_name():
 
     with pytest.raises(ImageError, match="La pixels"):
         to_pixels(Image.new("La", (4, 4)), "odd.png", grey=False)
+
+
+def test_eight_bit_keeps_32_bit_integers_that_hold_8_bit_values():
+    from model.images import eight_bit
+
+    values = np.array([[0, 17, 255]], np.int32)
+    np.testing.assert_array_equal(eight_bit(values, "x"), values.astype(np.uint8))
+    np.testing.assert_array_equal(eight_bit(np.array([[0, 257 * 17, 65535]], np.int32), "x"), [[0, 17, 255]])
+    np.testing.assert_array_equal(eight_bit(np.array([[0, 255]], np.uint16), "x"), [[0, 1]])   # 16-bit: dark
+    np.testing.assert_array_equal(eight_bit(np.array([[True, False]]), "x"), [[255, 0]])

@@ -45,6 +45,9 @@ def worktree(base: str) -> Path:
     if not path.is_dir():
         subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=ROOT, check=True,
                        capture_output=True)
+    beside = path.parent / "shared"               # the bench scripts look for ../shared beside their root
+    if not beside.exists() and (ROOT.parent / "shared").is_dir():
+        beside.symlink_to(ROOT.parent / "shared")
     return path
 
 

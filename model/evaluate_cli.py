@@ -24,14 +24,18 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
 
     Raises DatasetError for missing data or splits, ModelFileError for a bad model file.
     """
-    from model.photo_evaluation import holds_photos
+    from model.photo_evaluation import first_photo
 
     location = Path(data) if data is not None else dataset.default_location()
-    if whole_image or not holds_photos(location):
+    photo = None if whole_image else first_photo(location)
+    if photo is None:
         results, load_report, notes, classifier = score_face_crops(location, model_path, split_names, runtime)
     else:
         results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
                                                                detector, quiet)
+        path, (width, height) = photo
+        notes.insert(0, f"read as photos: {path.relative_to(location)} is {width}x{height}, not a 48x48 face crop")
+    notes += [line for line in load_report.lines() if line.startswith("dropped")]
     for line in notes:
         print(line)
     for name, metrics in results.items():

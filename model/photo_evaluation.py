@@ -34,21 +34,28 @@ class PhotoSet:
 
 def holds_photos(location: Path) -> bool:
     """True when a folder's labelled images (`<emotion>/*` or `<split>/<emotion>/*`) are not all 48x48
-    face crops, so that they need a face detector.
+    face crops, so that they need a face detector (`first_photo` names the image that decided it)."""
+    return first_photo(location) is not None
+
+
+def first_photo(location: Path) -> tuple[Path, tuple[int, int]] | None:
+    """The first labelled image that is not a 48x48 face crop, with its (width, height); None when
+    all are crops.
 
     Only image headers are read (about 1.5 s for all 35,887 FER2013 faces). The size alone decides:
     a 48x48 image is a face crop whatever its colour mode, and anything else is a photo. A CSV file,
-    an empty folder or a missing path gives False, so the FER2013 loader reports on it as before.
+    an empty folder or a missing path gives None, so the FER2013 loader reports on it as before.
     """
     if not location.is_dir():
-        return False
+        return None
     folders = [location / emotion for emotion in EMOTIONS]
     folders += [location / split / emotion for split in SPLITS for emotion in EMOTIONS]
     for folder in folders:
-        for path in folder.glob("*") if folder.is_dir() else ():
-            if path.suffix.lower() in IMAGE_SUFFIXES and _image_size(path) not in (None, (SIZE, SIZE)):
-                return True
-    return False
+        for path in sorted(folder.glob("*")) if folder.is_dir() else ():
+            size = _image_size(path) if path.suffix.lower() in IMAGE_SUFFIXES else None
+            if size not in (None, (SIZE, SIZE)):
+                return path, size
+    return None
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:

@@ -63,10 +63,13 @@ def test_evaluate_reads_faces_in_a_folder_of_portraits(face_photos, tmp_path):
         for photo in sorted((face_photos / "cfd" / emotion).glob("*"))[:3]:
             shutil.copy(photo, tmp_path / emotion)
     shutil.copy(sorted((face_photos / "nonface").glob("*"))[0], tmp_path / "angry")   # no face: wrong
+    (tmp_path / "happy" / "broken.jpg").write_bytes(b"\xff\xd8 not really a JPEG")      # unreadable: said, skipped
     result = app("evaluate", "--data", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "read as `predict` reads it (detector blazeface-tiles" in out, out
+    assert re.search(r"read as photos: \w+/\S+ is \d+x\d+, not a 48x48 face crop", out), out
+    assert "dropped 1 (unreadable image), e.g. " in out and "broken.jpg" in out, out
     read = int(re.search(r"faces read in (\d) of 7 photos; the one without a readable face counts as wrong",
                          out).group(1))
     assert read >= 5, out

@@ -69,6 +69,9 @@ def predict_command(args) -> int:
     from model.classifier import EmotionClassifier
     from model.faces import PHOTO_DETECTOR
 
+    if args.whole_image and args.detector:
+        from model.errors import MoodlogError
+        raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
                             whole_image=args.whole_image)
     failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json)

@@ -145,6 +145,9 @@ def test_predict_whole_image_reads_a_fer2013_face_that_detection_misses(fer2013,
     [entry] = json.loads(result.stdout)
     assert [f["box"] for f in entry["faces"]] == [{"x": 0, "y": 0, "w": 48, "h": 48}]
     assert entry["faces"][0]["emotion"] == "happy"
+    both = subprocess.run([sys.executable, str(app), "predict", str(face), "--whole-image", "--detector", "haar"],
+                          capture_output=True, text=True, timeout=300)
+    assert both.returncode == 2 and "drop --detector" in both.stderr and "Traceback" not in both.stderr
 
 
 def test_arrays_that_are_not_8_bit_read_like_the_8_bit_image(face_photos, recognizer):

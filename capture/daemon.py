@@ -159,8 +159,9 @@ class Books:
 
     def log(self, frame, index: int, box, probabilities, track: int) -> None:
         self.analysed["faces"] += 1
-        if self.writer.due():            # this add will commit: the counters go in the same transaction
-            self.writer.update_counters(**self.counters())
+        # Every add may commit (a full batch, or a due one): the counters go in the same transaction,
+        # so a crash never leaves rows the session's counters do not count.
+        self.writer.update_counters(**self.counters())
         self.writer.add(frame.ts, frame.number, index, box, probabilities, track)
         self.status_line.saw(EMOTIONS[int(np.argmax(probabilities))])
 
@@ -172,6 +173,7 @@ class Books:
         """Record gaps, and commit the batch with the counters once it is due."""
         while not self.reader.gaps.empty():
             gap = self.reader.gaps.get()
+            self.writer.update_counters(**self.counters())     # add_gap commits at once
             self.writer.add_gap(gap.started_at, gap.ended_at, gap.reason)
         if self.writer.due():
             self.writer.update_counters(**self.counters())

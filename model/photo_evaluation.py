@@ -126,21 +126,21 @@ def evaluate_photos(recognizer, photos: PhotoSet, report: LoadReport, name: str,
     """
     from tqdm import tqdm
 
-    labels, rows, read, unread = [], [], [], []
-    for path, label in tqdm(list(zip(photos.paths, photos.labels)), desc=f"reading {name}", unit="photo",
-                            disable=quiet):
-        image = _decode(path, report)
-        if image is None:
-            continue
-        probabilities = largest_face(recognizer, image)
-        labels.append(label)
-        read.append(probabilities is not None)
-        rows.append(np.zeros(len(EMOTIONS), np.float32) if probabilities is None else probabilities)
-        if probabilities is None:
-            unread.append(path)
-    labels = np.asarray(labels, dtype=np.int64)
+    kept: list[tuple[Path, int]] = []
+
+    def decoded_photos():
+        for path, label in tqdm(list(zip(photos.paths, photos.labels)), desc=f"reading {name}", unit="photo",
+                                disable=quiet):
+            image = _decode(path, report)
+            if image is not None:
+                kept.append((path, label))
+                yield image
+
+    probabilities, read = read_photos(recognizer, decoded_photos())
+    labels = np.asarray([label for _, label in kept], dtype=np.int64)
+    unread = [path for (path, _), was_read in zip(kept, read) if not was_read]
     report.kept[name] = dict(zip(EMOTIONS, np.bincount(labels, minlength=len(EMOTIONS)).tolist()))
-    return score(labels, np.asarray(rows, np.float32).reshape(-1, len(EMOTIONS)), np.asarray(read, bool)), unread
+    return score(labels, probabilities, read), unread
 
 
 def _decode(path: Path, report: LoadReport) -> np.ndarray | None:

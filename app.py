@@ -203,6 +203,9 @@ def add_predict(commands) -> None:
 def start_command(args) -> int:
     from capture.daemon import CaptureOptions, run, stop_on_signals
 
+    if is_batch(args):
+        return batch_command(args)
+    args.device = args.device[0]
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     server = serve_dashboard_beside(args.db, args.model, args.port) if args.dashboard else None
     stop = threading.Event()
@@ -215,6 +218,34 @@ def start_command(args) -> int:
     if summary.error:
         raise summary.error
     return 0
+
+
+def is_batch(args) -> bool:
+    """Several inputs, a folder, or a batch option: one session per file, on worker processes."""
+    from pathlib import Path
+
+    return (len(args.device) > 1 or Path(args.device[0]).is_dir() or args.workers > 1 or args.engine != "local"
+            or args.cluster is not None)
+
+
+def batch_command(args) -> int:
+    from capture.batch import run_batch
+    from capture.daemon import CaptureOptions, stop_on_signals
+    from capture.status import BatchProgress
+    from model.errors import MoodlogError
+
+    for refused in ("dashboard", "preview", "markers_port"):
+        if getattr(args, refused):
+            raise MoodlogError(f"--{refused.replace('_', '-')} is for one live source, not a batch of files")
+    fields = {name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__ if name != "device"}
+    options = CaptureOptions(device="", **fields)
+    stop = threading.Event()
+    with stop_on_signals(stop, quiet=True, then_ignore=True):
+        summary = run_batch(args.device, options, workers=args.workers, engine=args.engine, cluster=args.cluster,
+                            stop=stop, progress=BatchProgress(args.quiet))
+    if not args.quiet:
+        print(summary.text())
+    return 2 if summary.failed or stop.is_set() else 0
 
 
 def serve_dashboard_beside(db_path, model=None, port: int = 8050):
@@ -251,10 +282,37 @@ def add_start(commands) -> None:
                     "never stores frames. Ctrl+C or SIGTERM stops after flushing every row. "
                     "Exit codes: 0 done, 2 device not opened or lost for good.",
         epilog="examples: python app.py start 0 | python app.py start video.mp4 --db data/test.db | "
-               "python app.py start rtsp://camera/stream --fps 10 --smooth")
-    start.add_argument("device", help="webcam index (0, 1...), video file, or stream URL (rtsp://, http://)")
+               "python app.py start rtsp://camera/stream --fps 10 --smooth | "
+               "python app.py start videos/ --workers 2 --label study=S1")
+    start.add_argument("device", nargs="+", help="webcam index (0, 1...), video file, or stream URL (rtsp://, "
+                       "http://); several files or folders of them make a batch: one session per file")
     add_arguments(start)
     start.set_defaults(handler=start_command)
+
+
+def markers_command(args) -> int:
+    from capture.log import add_markers, open_log
+    from capture.markers import read_marker_csv
+
+    markers = read_marker_csv(args.csv)                  # a bad file is refused before the log opens
+    db = open_log(args.db)
+    stored = add_markers(db, args.session, markers, source="csv")
+    print(f"{stored} markers added to session {args.session} of {args.db}")
+    return 0
+
+
+def add_markers_command(commands) -> None:
+    markers = commands.add_parser(
+        "markers", help="add timeline markers to a session from a CSV file (time,label)",
+        description="Reads a CSV with the header `time,label`. A time is a position in the video (seconds, mm:ss "
+                    "or h:mm:ss, e.g. 01:30.5) or a date and time (ISO 8601, e.g. 2026-11-29T14:03:05+01:00; "
+                    "without an offset, local time). Markers are drawn on the History timeline, exported, and "
+                    "split the session into segments for its summary.",
+        epilog="example: python app.py markers events.csv --session 3 --db data/moodlog.db")
+    markers.add_argument("csv", help="the CSV file of markers")
+    markers.add_argument("--session", type=int, required=True, help="the session id (the Sessions table shows it)")
+    markers.add_argument("--db", default="data/moodlog.db", help="the SQLite log (default: data/moodlog.db)")
+    markers.set_defaults(handler=markers_command)
 
 
 def dashboard_command(args) -> int:
@@ -293,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ensemble(commands)
     add_predict(commands)
     add_start(commands)
+    add_markers_command(commands)
     add_dashboard(commands)
     return parser
 

@@ -13,23 +13,24 @@ at all is counted in `frames_without_face`.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from capture.log import LogWriter, open_log, start_session
+from capture.log import LogWriter, SessionDetails, open_log, start_session
+from capture.markers import MARKER_PATH, KeyMarkers, MarkerInbox, serve_markers
 from capture.preview import Preview
-from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS
+from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SETTINGS, session_labels
 from capture.source import FrameReader, SourceLost, open_capture, parse_device
 from capture.status import StatusLine, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.labels import EMOTIONS
+from model.provenance import model_identity, moodlog_version
 from model.recognizer import MIN_FACE, OK
 
 READER_JOIN_SECONDS = 10.0
@@ -39,7 +40,7 @@ READER_JOIN_SECONDS = 10.0
 class CaptureOptions:
     """What `app.py start` was asked to do; the defaults are those of capture/settings.py."""
     device: str
-    db: str | Path = DEFAULT_DB
+    db: "str | os.PathLike" = DEFAULT_DB
     fps: float | None = None
     detector: str | None = None
     model: str | None = None
@@ -48,6 +49,9 @@ class CaptureOptions:
     reconnect: float = DEFAULT_RECONNECT_SECONDS
     preview: bool = False
     quiet: bool = False
+    label: list = field(default_factory=list)       # (name, value) pairs from --label
+    note: str | None = None
+    markers_port: int | None = None
 
 
 @dataclass
@@ -71,11 +75,12 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
     (SourceUnavailable); neither a wrong device nor a bad model leaves a session behind.
     """
     device = parse_device(options.device)
+    session_labels(options.label)                         # a label given twice: refused before anything opens
     stop = stop or threading.Event()
     with stop_on_signals(stop, quiet=options.quiet):     # from here on, Ctrl+C is a clean stop
         capture = open_capture(device)
         try:                                             # a bad --model or --db: free the camera first
-            recognizer = recognizer or _load_recognizer(options)
+            recognizer = recognizer or load_recognizer(options)
             reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
             books = Books.open(options, recognizer, reader)
         except BaseException:
@@ -83,9 +88,10 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
             raise
         tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
         preview = Preview(options.preview)
-        reader.start()
         failed = True                                    # an unexpected error still closes the books
         try:
+            books.markers = open_markers(options, reader, stop)
+            reader.start()
             capture_faces(frames(reader, stop), recognizer, tracker, books, preview)
             failed = False
         finally:
@@ -106,7 +112,7 @@ def capture_faces(frames, recognizer, tracker: Tracker, books: "Books", preview:
             readable = [index for index, face in enumerate(faces) if face.status == OK]
             books.count(faces, readable)                  # no face, or unreadable: counted, not guessed
             boxes = [_box(faces[index]) for index in readable]
-            followed = tracker.follow(boxes, [faces[index].probabilities for index in readable], frame.ts)
+            followed = tracker.follow(boxes, [faces[index].probabilities for index in readable], frame.media_time)
             for index, box, (track, probabilities) in zip(readable, boxes, followed):
                 books.log(frame, index, box, probabilities, track)
             preview.show(frame.image, faces)
@@ -136,41 +142,56 @@ def frames(reader: FrameReader, stop: threading.Event):
         yield reader.next_frame(timeout=0.25)
 
 
-class Books:
-    """The daemon's books: counters, the batched log writer and the status line."""
+class Tally:
+    """What the analysis counts of a session: frames analysed, without a face, faces logged and
+    not classifiable, beside the reader's own counters; `fps` is frames analysed per second."""
 
-    def __init__(self, writer: LogWriter, reader: FrameReader, status_line: StatusLine, db_path: str):
-        self.writer, self.reader, self.status_line, self.db_path = writer, reader, status_line, db_path
+    def __init__(self, reader: FrameReader):
+        self.reader = reader
         self.started = time.monotonic()
         self.analysed = {"frames_analysed": 0, "frames_without_face": 0, "faces": 0, "faces_unclassified": 0}
-
-    @classmethod
-    def open(cls, options: CaptureOptions, recognizer, reader: FrameReader) -> "Books":
-        """Open the log, close sessions a crash left open, and start this session."""
-        db = open_log(options.db)
-        session_id = start_session(db, device=str(options.device), model=_model_name(recognizer),
-                                   detector=recognizer.detector_name)
-        return cls(LogWriter(db, session_id), reader, StatusLine(options.quiet), str(options.db))
 
     def count(self, faces, readable) -> None:
         self.analysed["frames_analysed"] += 1
         self.analysed["frames_without_face"] += not faces
         self.analysed["faces_unclassified"] += len(faces) - len(readable)
 
+    def counters(self) -> dict:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        return {**vars(self.reader.counters), **self.analysed, "fps": self.analysed["frames_analysed"] / seconds,
+                **self.reader.measured()}
+
+
+class Books(Tally):
+    """The daemon's books: counters, the batched log writer, markers and the status line."""
+
+    def __init__(self, writer: LogWriter, reader: FrameReader, status_line: StatusLine, db_path: str):
+        super().__init__(reader)
+        self.writer, self.status_line, self.db_path = writer, status_line, db_path
+        self.markers: MarkerInbox | None = None
+
+    @classmethod
+    def open(cls, options: CaptureOptions, recognizer, reader: FrameReader) -> "Books":
+        """Open the log, close sessions a crash left open, and start this session."""
+        db = open_log(options.db)
+        session_id = start_session(db, device=str(options.device), model=model_name(recognizer),
+                                   detector=recognizer.detector_name,
+                                   details=session_details(options, recognizer, reader.info))
+        return cls(LogWriter(db, session_id), reader, StatusLine(options.quiet), str(options.db))
+
     def log(self, frame, index: int, box, probabilities, track: int) -> None:
         self.analysed["faces"] += 1
         # Every add may commit (a full batch, or a due one): the counters go in the same transaction,
         # so a crash never leaves rows the session's counters do not count.
         self.writer.update_counters(**self.counters())
-        self.writer.add(frame.ts, frame.number, index, box, probabilities, track)
+        self.writer.add(frame.ts, frame.number, index, box, probabilities, track, frame.media_time)
         self.status_line.saw(EMOTIONS[int(np.argmax(probabilities))])
 
-    def counters(self) -> dict:
-        seconds = max(time.monotonic() - self.started, 1e-9)
-        return {**vars(self.reader.counters), **self.analysed, "fps": self.analysed["frames_analysed"] / seconds}
-
     def tick(self) -> None:
-        """Record gaps, and commit the batch with the counters once it is due."""
+        """Record gaps and markers, and commit the batch with the counters once it is due."""
+        for marker in self.markers.take() if self.markers else ():
+            self.writer.add_marker(*marker)
+            self.status_line.note(f"marker {marker[2]!r} at {marker[1]:.1f} s")
         while not self.reader.gaps.empty():
             gap = self.reader.gaps.get()
             self.writer.update_counters(**self.counters())     # add_gap commits at once
@@ -179,6 +200,8 @@ class Books:
             self.writer.update_counters(**self.counters())
             self.writer.flush()
         waiting = f" | {len(self.writer.pending)} rows waiting for the disk" if self.writer.failures else ""
+        if self.reader.lost_since is not None:
+            waiting += f" | {self.reader.kind} lost, reconnecting ({time.time() - self.reader.lost_since:.0f} s)"
         self.status_line.update(self.analysed["frames_analysed"], self.writer.written, waiting)
 
     def close(self, status: str) -> None:
@@ -219,6 +242,25 @@ def stop_on_signals(stop: threading.Event, quiet: bool = False, then_ignore: boo
             signal.signal(number, signal.SIG_IGN if then_ignore else handler)
 
 
+def open_markers(options: CaptureOptions, reader: FrameReader, stop: threading.Event) -> MarkerInbox | None:
+    """Markers during live capture: over HTTP with --markers-port, and from key presses when the
+    daemon runs on a terminal. A file has no "now" to mark: import its markers from a CSV."""
+    if not reader.live:
+        return None
+    inbox = MarkerInbox(reader.media_clock)
+    if options.markers_port is not None:
+        server = serve_markers(inbox, options.markers_port)
+        port = server.server_address[1]
+        stop_serving = threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True)
+        stop_serving.start()
+        if not options.quiet:
+            print(f"markers: curl -d label=... http://127.0.0.1:{port}{MARKER_PATH}", file=sys.stderr, flush=True)
+    if not options.quiet and KeyMarkers.possible():
+        KeyMarkers(inbox, stop).start()
+        print("markers: press a letter or digit to mark the timeline", file=sys.stderr, flush=True)
+    return inbox
+
+
 def _ending(reader: FrameReader) -> str:
     if reader.error:
         return "source lost"
@@ -229,14 +271,24 @@ def _box(face) -> tuple[int, int, int, int]:
     return face.box.x, face.box.y, face.box.w, face.box.h
 
 
-def _model_name(recognizer) -> str:
-    """The model file and its modification time (UTC), so rows can be traced to the weights."""
-    path = Path(recognizer.classifier.path)
-    changed = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{path.name} ({changed})"
+def model_name(recognizer) -> str:
+    """The model file's name and the start of its content hash (sessions.model_sha256 has 20 digits)."""
+    identity = model_identity(recognizer.classifier.path)
+    return f"{identity.name} ({identity.sha256[:12]})"
 
 
-def _load_recognizer(options: CaptureOptions):
+def session_details(options: CaptureOptions, recognizer, info) -> SessionDetails:
+    """What the session row records of the source, the user's labels, the run and the model."""
+    identity = model_identity(recognizer.classifier.path)
+    settings = {name: getattr(options, name) for name in RECORDED_SETTINGS}
+    settings["detector"] = recognizer.detector_name
+    return SessionDetails(kind="live" if info.live else "file", source_fps=info.fps, source_frames=info.frames,
+                          source_duration=info.duration, labels=session_labels(options.label), note=options.note,
+                          settings=settings, version=moodlog_version(), model_sha256=identity.sha256,
+                          model_trained=identity.trained, label_set=identity.labels)
+
+
+def load_recognizer(options: CaptureOptions):
     from model.classifier import EmotionClassifier
     from model.recognizer import Recognizer
 

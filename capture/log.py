@@ -9,14 +9,23 @@ Why it looks like this:
   that SQLite does fast on millions of rows; the dashboard shows local time.
 - `emotion_minutes` is a rollup the writer maintains in the same transaction as the rows it
   summarises, so long histories chart without scanning every detection.
+- Every detection has two clocks: `ts` (wall time) and `media_time` (seconds from the start of its
+  source: the container's timestamp in a file, time since capture began when live).
+- Room to grow without another migration of users' logs (schema 3): each session names its
+  model's label set (`label_set`, JSON list) and a detection of a model with other labels than
+  the seven emotions keeps its probabilities as JSON in `probabilities`; each session has a
+  `uuid`, so logs of many capture hosts can be gathered into one database without id clashes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import uuid
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlite_utils
@@ -24,15 +33,19 @@ import sqlite_utils
 from model.errors import MoodlogError
 from model.labels import EMOTIONS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 BATCH_SECONDS = 1.0
 BATCH_ROWS = 5_000
 SESSION_COUNTERS = ("frames_read", "frames_analysed", "frames_without_face", "frames_dropped",
                     "frames_corrupt", "reconnects", "faces", "faces_unclassified")
-LOG_TABLES = ("sessions", "detections", "gaps", "emotion_minutes")
+LOG_TABLES = ("sessions", "detections", "gaps", "emotion_minutes", "markers")
 DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
-                     "confidence") + EMOTIONS
+                     "confidence") + EMOTIONS + ("media_time",)
+# Schema 3: what a session was, how it was made, and by what (see SessionDetails).
+SESSION_DETAILS = {"uuid": str, "kind": str, "source_fps": float, "source_frames": int, "source_duration": float,
+                   "labels": str, "note": str, "settings": str, "version": str, "model_sha256": str,
+                   "model_trained": str, "label_set": str}
 
 
 class LogError(MoodlogError, RuntimeError):
@@ -92,6 +105,8 @@ def migrate(db: sqlite_utils.Database) -> None:
             _create_tables(db)
         if version < 2:
             _add_missing_counters(db)
+        if version < 3:
+            _add_session_details(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -115,6 +130,39 @@ def _add_missing_counters(db: sqlite_utils.Database) -> None:
     for name in SESSION_COUNTERS:
         if name not in existing:
             db.execute(f"ALTER TABLE sessions ADD COLUMN [{name}] INTEGER DEFAULT 0")
+
+
+def _add_session_details(db: sqlite_utils.Database) -> None:
+    """Schema 3: session details, media time, room for other label sets, markers.
+
+    Sessions logged before keep what they had: they get a uuid, their kind from their device,
+    and the seven emotions as their label set; their rows keep NULL media time (the dashboard
+    takes time since the session's start for them), as rewriting millions of rows would hold the
+    log locked for minutes while a daemon may be waiting to write.
+    """
+    _create_tables(db)                       # idempotent: a hand-made or partial log gets what it lacks
+    existing = {column.name for column in db["sessions"].columns}
+    for name, kind in SESSION_DETAILS.items():
+        if name not in existing:
+            db.execute(f"ALTER TABLE sessions ADD COLUMN [{name}] {'REAL' if kind is float else 'INTEGER' if kind is int else 'TEXT'}")
+    columns = {column.name for column in db["detections"].columns}
+    if "media_time" not in columns:
+        db.execute("ALTER TABLE detections ADD COLUMN media_time REAL")
+    if "probabilities" not in columns:
+        db.execute("ALTER TABLE detections ADD COLUMN probabilities TEXT")
+    for row in db.execute("SELECT id, device FROM sessions WHERE uuid IS NULL").fetchall():
+        db.execute("UPDATE sessions SET uuid = ?, kind = ?, label_set = ? WHERE id = ?",
+                   [str(uuid.uuid4()), _kind_of(row[1]), json.dumps(EMOTIONS), row[0]])
+    db["markers"].create({"id": int, "session_id": int, "ts": float, "media_time": float, "label": str,
+                          "source": str}, pk="id", foreign_keys=[("session_id", "sessions", "id")],
+                         if_not_exists=True)
+    db["markers"].create_index(["session_id", "ts"], if_not_exists=True)
+
+
+def _kind_of(device: str | None) -> str:
+    """'live' for a camera index or a URL, 'file' otherwise (capture/source.py is_live)."""
+    text = str(device or "").strip()
+    return "live" if text.isdigit() or "://" in text else "file"
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
@@ -144,15 +192,68 @@ def is_moodlog_db(db: sqlite_utils.Database) -> bool:
     return {"sessions", "detections"} <= set(db.table_names())
 
 
-def start_session(db: sqlite_utils.Database, *, device: str, model: str, detector: str) -> int:
+@dataclass
+class SessionDetails:
+    """What a session is and how it was made, stored with it (schema 3).
+
+    `kind` 'live' or 'file'; `source_fps` (frames/s), `source_frames` and `source_duration` (s) as
+    the file's container says (None when live or unknown); `labels` the user's name=value labels
+    (participant, condition...); `note` free text; `settings` the run settings (JSON-able);
+    `version` Moodlog's; `model_sha256`, `model_trained` and `label_set` from
+    model/provenance.py ModelIdentity.
+    """
+    kind: str = "live"
+    source_fps: float | None = None
+    source_frames: int | None = None
+    source_duration: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+    settings: dict = field(default_factory=dict)
+    version: str | None = None
+    model_sha256: str | None = None
+    model_trained: str | None = None
+    label_set: tuple[str, ...] = EMOTIONS
+
+    def row(self) -> dict:
+        return {"uuid": str(uuid.uuid4()), "kind": self.kind, "source_fps": self.source_fps,
+                "source_frames": self.source_frames, "source_duration": self.source_duration,
+                "labels": json.dumps(self.labels, ensure_ascii=False, sort_keys=True), "note": self.note,
+                "settings": json.dumps(self.settings, sort_keys=True, default=str), "version": self.version,
+                "model_sha256": self.model_sha256, "model_trained": self.model_trained,
+                "label_set": json.dumps(list(self.label_set))}
+
+
+def start_session(db: sqlite_utils.Database, *, device: str, model: str, detector: str,
+                  details: SessionDetails | None = None, started_at: float | None = None) -> int:
     """Close sessions that a crash left open, then open a new one; returns its id."""
     close_abandoned_sessions(db)
-    now = time.time()
+    now = time.time() if started_at is None else started_at
+    details = details or SessionDetails(kind=_kind_of(device))
     with db.atomic():
         sessions = db["sessions"].insert({
-            "device": device, "started_at": now, "updated_at": now, "model": model, "detector": detector,
-            "host": socket.gethostname(), "pid": os.getpid(), "status": "running"})
+            "device": device, "started_at": now, "updated_at": time.time(), "model": model, "detector": detector,
+            "host": socket.gethostname(), "pid": os.getpid(), "status": "running", **details.row()})
         return sessions.last_pk
+
+
+def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str) -> int:
+    """Store (wall time or None, media time or None, label) markers of a session in one
+    transaction; a marker with only one clock gets the other from the session's start (wall =
+    start + media). Returns how many were stored."""
+    started = db.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if started is None:
+        raise LogError(f"no session {session_id} in this log")
+    rows = []
+    for ts, media_time, label in markers:
+        if ts is None:
+            ts = started[0] + media_time
+        if media_time is None:
+            media_time = ts - started[0]
+        rows.append((session_id, float(ts), float(media_time), str(label), source))
+    with db.atomic():
+        db.conn.executemany("INSERT INTO markers (session_id, ts, media_time, label, source) VALUES (?, ?, ?, ?, ?)",
+                            rows)
+    return len(rows)
 
 
 def close_abandoned_sessions(db: sqlite_utils.Database) -> int:
@@ -199,17 +300,19 @@ class LogWriter:
         self.give_up_after = give_up_after
         self.pending: list[tuple] = []
         self.pending_gaps: list[tuple] = []
+        self.pending_markers: list[tuple] = []
         self.written = 0
         self.failures = 0
         self.last_flush = time.monotonic()
         self.counters: dict[str, int | float] = {}
 
     def add(self, ts: float, frame: int, face: int, box: tuple[int, int, int, int], probabilities,
-            track: int | None = None) -> None:
-        """Queue one face; `probabilities` are the seven emotions in FER2013 order."""
+            track: int | None = None, media_time: float | None = None) -> None:
+        """Queue one face: `ts` wall time (UTC epoch s), `media_time` seconds from the start of the
+        source, `box` (x, y, w, h) pixels, `probabilities` the seven emotions in FER2013 order."""
         best = max(range(len(EMOTIONS)), key=lambda i: probabilities[i])
         self.pending.append((self.session_id, ts, frame, face, track, *map(int, box), EMOTIONS[best],
-                             float(probabilities[best]), *map(float, probabilities)))
+                             float(probabilities[best]), *map(float, probabilities), media_time))
         if len(self.pending) >= self.batch_rows or time.monotonic() - self.last_flush >= self.batch_seconds:
             self.flush()
 
@@ -251,16 +354,25 @@ class LogWriter:
             if self.pending_gaps:
                 self.db.conn.executemany("INSERT INTO gaps (session_id, started_at, ended_at, reason) "
                                          "VALUES (?, ?, ?, ?)", self.pending_gaps)
+            if self.pending_markers:
+                self.db.conn.executemany("INSERT INTO markers (session_id, ts, media_time, label, source) "
+                                         "VALUES (?, ?, ?, ?, ?)", self.pending_markers)
             self.db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?", [*counters.values(), self.session_id])
         self.pending_gaps = []
+        self.pending_markers = []
+
+    def add_marker(self, ts: float, media_time: float, label: str, source: str) -> None:
+        """Queue a marker made during capture; written with the next batch."""
+        self.pending_markers.append((self.session_id, ts, media_time, label, source))
 
     def add_gap(self, started_at: float, ended_at: float, reason: str) -> None:
         """Record a stretch without frames; written with the rows, so a busy log loses no gap."""
         self.pending_gaps.append((self.session_id, started_at, ended_at, reason))
         self.flush()
 
-    def close(self, status: str = "stopped") -> None:
-        """Flush everything (retrying while the database is busy) and close the session row."""
+    def close(self, status: str = "stopped", ended_at: float | None = None) -> None:
+        """Flush everything (retrying while the database is busy) and close the session row at
+        `ended_at` (UTC epoch s; now when None)."""
         deadline = time.monotonic() + self.give_up_after
         while not self.flush():
             if time.monotonic() > deadline:
@@ -269,7 +381,7 @@ class LogWriter:
             time.sleep(0.2)
         with self.db.atomic():
             self.db.execute("UPDATE sessions SET ended_at = ?, status = ? WHERE id = ?",
-                            [time.time(), status, self.session_id])
+                            [time.time() if ended_at is None else ended_at, status, self.session_id])
 
 
 def _minute_counts(rows: list[tuple]) -> list[tuple]:

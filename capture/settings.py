@@ -7,8 +7,10 @@ The CLI is built from this table (`add_arguments`) and so is the README's option
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 
+from model.errors import MoodlogError
 from model.faces import DEFAULT_DETECTOR, DETECTORS
 from model.recognizer import MIN_FACE
 
@@ -48,8 +50,52 @@ START_SETTINGS = (
     Setting("dashboard", False, "serve the dashboard on this database while capturing (uploads use --model too)", bool),
     Setting("port", 8050, "TCP port of --dashboard on 127.0.0.1 (0: any free port, printed)", int, 0, 65535,
             metavar="PORT"),
+    Setting("label", (), "label the session NAME=VALUE, stored, filterable and exported with it "
+            "(repeat it: --label participant=P07 --label condition=B)", list, metavar="NAME=VALUE"),
+    Setting("note", None, "a free-text note stored with the session", metavar="TEXT"),
+    Setting("markers-port", None, "live sources: accept timeline markers on this port of 127.0.0.1 "
+            "(curl -d label=start http://127.0.0.1:PORT/marker); keys pressed on the terminal mark too",
+            int, 0, 65535, metavar="PORT"),
+    Setting("workers", 1, "files: analyse this many at once, one process and one core each", int, 1, 1024,
+            metavar="N"),
+    Setting("engine", "local", "files: spread them over local worker processes or a Dask cluster", str,
+            choices=("local", "dask")),
+    Setting("cluster", None, "with --engine dask: the scheduler's address (tcp://host:8786), or 'local' "
+            "for a Dask cluster of --workers processes on this machine (default: local)", metavar="ADDRESS"),
     Setting("quiet", False, "no live status line and no summary", bool),
 )
+# Settings that change which rows a run writes, recorded with each session (see SessionDetails).
+RECORDED_SETTINGS = ("fps", "detector", "min_face", "smooth", "reconnect")
+LABEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+LONGEST_LABEL_VALUE = 200
+
+
+def session_label(text: str) -> tuple[str, str]:
+    """'participant=P07' -> ('participant', 'P07'); argparse.ArgumentTypeError for anything else.
+
+    Names are identifiers (a letter, then letters, digits, _ . -; at most 64), so they can be
+    columns of an export and filters in a URL; values are any printable text up to 200 characters.
+    """
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not LABEL_NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"--label wants NAME=VALUE with a name of letters, digits, _ . - "
+                                         f"(e.g. participant=P07), not {text!r}")
+    if not value or len(value) > LONGEST_LABEL_VALUE or not value.isprintable():
+        raise argparse.ArgumentTypeError(f"--label {name}= wants a value of 1-{LONGEST_LABEL_VALUE} printable "
+                                         f"characters")
+    return name, value
+
+
+def session_labels(pairs) -> dict[str, str]:
+    """Pairs from repeated --label options -> {name: value}; a name given twice with two values is
+    refused (MoodlogError)."""
+    labels: dict[str, str] = {}
+    for name, value in pairs or ():
+        if name in labels and labels[name] != value:
+            raise MoodlogError(f"--label {name} given twice ({labels[name]!r} and {value!r})")
+        labels[name] = value
+    return labels
 
 
 def bounded(setting: Setting):
@@ -68,6 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser, settings=START_SETTINGS) -> N
         option = f"--{setting.name}"
         if setting.flag:
             parser.add_argument(option, action="store_true", help=setting.help)
+        elif setting.kind is list:
+            parser.add_argument(option, action="append", default=[], type=session_label,
+                                metavar=setting.metavar, help=setting.help)
         elif setting.choices:
             parser.add_argument(option, default=setting.default, choices=setting.choices,
                                 help=f"{setting.help} (default: {setting.default})")
@@ -81,7 +130,7 @@ def markdown_table(settings=START_SETTINGS) -> str:
     """The settings as a README table."""
     lines = ["| option | default | help |", "| --- | --- | --- |"]
     for setting in settings:
-        default = "off" if setting.flag else ("-" if setting.default is None else f"`{setting.default}`")
+        default = "off" if setting.flag else ("-" if setting.default in (None, ()) else f"`{setting.default}`")
         extra = f" ({', '.join(setting.choices)})" if setting.choices else ""
         lines.append(f"| `--{setting.name}` | {default} | {setting.help}{extra} |")
     return "\n".join(lines)

@@ -26,10 +26,21 @@ from model.errors import MoodlogError
 STREAM_TIMEOUT_MS = 5_000
 FIRST_RETRY_SECONDS = 0.5
 LONGEST_RETRY_SECONDS = 8.0
-# A file read that fails this many times in a row is its end; fewer, with frames after
-# them, were corrupt frames (counted and skipped).
-FAILED_READS_AT_END = 5
+# In a file whose container does not say how many frames it holds, a read that fails this
+# many times in a row is its end; fewer, with frames after them, were damaged frames. When the
+# container gives its frame count, failed reads before that count are damaged frames, however
+# many in a row (../shared/cases/corrupt-stretch: five in a row ended a 60-frame file at 20).
+FAILED_READS_AT_END = 30
+# A container whose frame count overstates the file (a truncated recording) ends after this many.
+MOST_DAMAGED_IN_A_ROW = 3_000
 FILE_QUEUE_FRAMES = 8
+# A live source opened before the model loaded has frames queued from that time (a stream's
+# network buffer, a camera's driver queue). At start they arrive faster than this; they are read
+# and thrown away, so the first row is a fresh frame, not one seconds old.
+BUFFERED_READ_SECONDS = 0.005
+MOST_STALE_FRAMES = 600
+# Container timestamps are whole milliseconds or rational; two within this are the same moment.
+SAME_TIME_SECONDS = 1e-4
 
 
 class SourceUnavailable(MoodlogError):
@@ -42,10 +53,31 @@ class SourceLost(MoodlogError):
 
 @dataclass
 class Frame:
-    """One frame as read: its number in the session, UTC epoch seconds when read, BGR pixels."""
+    """One frame as read.
+
+    `number` counts every frame of the source (damaged ones too, so in a file it is the frame's
+    position); `ts` is wall time when read (UTC epoch seconds); `media_time` is the frame's own
+    time in seconds from the start of the source: the container's timestamp in a file (right
+    for variable frame rates), time since the start of capture for a live source. Sampling,
+    smoothing and tracking run on `media_time`, so a file gives the same rows on any machine.
+    `image` is BGR (or grey) uint8.
+    """
     number: int
     ts: float
     image: np.ndarray
+    media_time: float = 0.0
+
+
+@dataclass
+class SourceInfo:
+    """What the source says of itself: `live`; for files the container's frame rate (frames/s),
+    frame count and duration (s = count / rate; None where the container does not say)."""
+    live: bool
+    fps: float | None = None
+    frames: int | None = None
+    duration: float | None = None
+    width: int = 0
+    height: int = 0
 
 
 @dataclass
@@ -88,6 +120,18 @@ def quiet_video_logs() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
+def source_info(device: int | str, capture: cv2.VideoCapture) -> SourceInfo:
+    """The source's own frame rate, frame count and duration, as far as its container says."""
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if is_live(device):
+        return SourceInfo(True, width=width, height=height)
+    fps = capture.get(cv2.CAP_PROP_FPS) or None
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    frames = frames if frames and frames > 0 else None
+    duration = frames / fps if frames and fps else None
+    return SourceInfo(False, fps, frames, duration, width, height)
+
+
 def open_capture(device: int | str) -> cv2.VideoCapture:
     """Open the device or raise SourceUnavailable with a hint on what to check."""
     quiet_video_logs()
@@ -116,9 +160,10 @@ def _hint(device: int | str) -> str:
 class FrameReader(threading.Thread):
     """Reads a source on its own thread; the analysis takes frames with `next_frame()`.
 
-    `fps` caps how many frames a second are handed over: for live sources by wall clock,
-    for files by position in the video (so `--fps 5` on a 30 fps file analyses every 6th
-    frame, as fast as the analysis goes).
+    `fps` caps how many frames a second are handed over, by each frame's media time: for a
+    live source the time since capture began, for a file the container's timestamp (so `--fps 5`
+    on a 30 fps file analyses every 6th frame, as fast as the analysis goes, and a variable frame
+    rate file is sampled on its own clock).
     """
 
     def __init__(self, device: int | str, capture: cv2.VideoCapture, stop: threading.Event, *,
@@ -131,13 +176,31 @@ class FrameReader(threading.Thread):
         self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
         self.error: SourceLost | None = None
         self.ended = False                   # a file was read to its end
+        self.lost_since: float | None = None  # wall time a live source was lost, while reconnecting
+        self.kind = describe(device).split()[0]
         self.finished = threading.Event()
         self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1 if self.live else FILE_QUEUE_FRAMES)
-        self._file_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self.info = source_info(device, capture)
         self._next_wanted = 0.0
+        self._clock_start = time.monotonic()
+        self._failed_in_a_row = 0
+        self._last_times: tuple[float | None, float | None] = (None, None)
+
+    def measured(self) -> dict:
+        """A file read to its end, as read: its frames (damaged ones too) and its duration (the last
+        frame's time plus the interval before it), which replace the container's estimates (a
+        variable frame rate file's count is often duration x nominal rate). Empty before the end."""
+        if self.live or not self.ended:
+            return {}
+        before, last = self._last_times
+        step = last - before if before is not None and last is not None and last > before else 0.0
+        return {"source_frames": self.counters.frames_read + self.counters.frames_corrupt,
+                "source_duration": (last or 0.0) + step}
 
     def run(self) -> None:
         try:
+            if self.live:
+                self._discard_buffered()
             while not self.stop.is_set() and self._read_one():
                 pass
         finally:
@@ -155,11 +218,23 @@ class FrameReader(threading.Thread):
         """True once the source has ended (or failed for good) and every frame was taken."""
         return self.finished.is_set() and self._frames.empty()
 
+    def _discard_buffered(self) -> None:
+        """Read and drop the frames a live source queued before capture began (see
+        BUFFERED_READ_SECONDS); they are neither analysed nor counted as dropped."""
+        for _ in range(MOST_STALE_FRAMES):
+            began = time.monotonic()
+            if not self.capture.grab() or time.monotonic() - began > BUFFERED_READ_SECONDS:
+                break
+        self._clock_start = time.monotonic()
+
     def _read_one(self) -> bool:
         """Read and hand over one frame; False when the source has ended or is lost."""
         ok, image = self.capture.read()
         if not ok:
             return self._recover()
+        if self._failed_in_a_row:                  # the failed reads before it were damaged frames
+            self.counters.frames_corrupt += self._failed_in_a_row
+            self._failed_in_a_row = 0
         self._take(image)
         return True
 
@@ -171,17 +246,34 @@ class FrameReader(threading.Thread):
         self.counters.frames_read += 1
         # Frame numbers count corrupt frames too, so that in a file they are positions in the video.
         number = self.counters.frames_read + self.counters.frames_corrupt - 1
-        frame = Frame(number, time.time(), image)
+        frame = Frame(number, time.time(), image, self._media_time(number))
+        self._last_times = (self._last_times[1], frame.media_time)
         if self._wanted(frame):
             self._hand_over(frame)
+
+    def media_clock(self) -> float:
+        """Now on a live source's media clock: seconds since capture began."""
+        return time.monotonic() - self._clock_start
+
+    def _media_time(self, number: int) -> float:
+        """Seconds from the start of the source (see Frame)."""
+        if self.live:
+            return self.media_clock()
+        position = self.capture.get(cv2.CAP_PROP_POS_MSEC)
+        if position > 0 or number == 0:
+            return position / 1000.0
+        return number / (self.info.fps or 30.0)       # a container without timestamps
 
     def _wanted(self, frame: Frame) -> bool:
         if not self.fps:
             return True
-        now = time.monotonic() if self.live else frame.number / self._file_fps
-        if now + 1e-9 < self._next_wanted:
+        if frame.media_time + SAME_TIME_SECONDS < self._next_wanted:
             return False
-        self._next_wanted = now + 1 / self.fps
+        # Samples keep to a grid of 1/fps on the frame's own clock (no drift from jittery
+        # timestamps); after a gap longer than a step the grid starts again at this frame.
+        self._next_wanted += 1 / self.fps
+        if self._next_wanted <= frame.media_time:
+            self._next_wanted = frame.media_time + 1 / self.fps
         return True
 
     def _hand_over(self, frame: Frame) -> None:
@@ -211,21 +303,30 @@ class FrameReader(threading.Thread):
         return self._reconnect()
 
     def _skip_corrupt_frames(self) -> bool:
-        """In a file, failed reads followed by a good one were corrupt frames; else it is the end."""
-        for failed in range(1, FAILED_READS_AT_END):
-            ok, image = self.capture.read()
-            if ok:
-                self.counters.frames_corrupt += failed
-                self._take(image)
-                return True
-        self.ended = True
-        return False
+        """In a file, a failed read before the container's last frame is a damaged frame: counted,
+        and reading goes on. Past the frame count (or, without one, after FAILED_READS_AT_END
+        failures in a row) the file has ended; failures at the end are not counted as damage."""
+        self._failed_in_a_row += 1
+        position = self.counters.frames_read + self.counters.frames_corrupt + self._failed_in_a_row
+        if self.info.frames is not None:
+            more = position < self.info.frames and self._failed_in_a_row < MOST_DAMAGED_IN_A_ROW
+        else:
+            more = self._failed_in_a_row < FAILED_READS_AT_END
+        if not more:
+            self.ended = True
+        return more
 
     def _reconnect(self) -> bool:
         """Reopen a live source with back-off; record the gap; give up after the window."""
-        lost_at = time.time()
+        lost_at = self.lost_since = time.time()
         delay = FIRST_RETRY_SECONDS
         self.capture.release()
+        try:
+            return self._reopen(lost_at, delay)
+        finally:
+            self.lost_since = None
+
+    def _reopen(self, lost_at: float, delay: float) -> bool:
         while not self.stop.wait(delay):
             capture = self._try_open()
             if capture is not None:

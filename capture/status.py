@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 import sys
 import time
 
@@ -45,6 +46,11 @@ class StatusLine:
         self.last_at, self.last_frames, self.faces = now, frames_analysed, 0
         self.emotions.clear()
 
+    def note(self, text: str) -> None:
+        """A one-off message (a marker, a reconnect) on a line of its own, above the status line."""
+        if not self.quiet:
+            print(("\r" if self.interactive else "") + text + " " * 20, file=self.stream, flush=True)
+
     def finish(self) -> None:
         if self.interactive and not self.quiet:
             print(file=self.stream)
@@ -62,3 +68,55 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
         f"log: {db_path}",
         f"see it: python app.py dashboard --db {db_path}",
     ])
+
+
+class BatchProgress:
+    """Progress of a batch on stderr with tqdm: one bar for the whole batch (frames, with ETA) and
+    one per file in hand (frames of that file, with ETA); a line per file when it is done."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet, self.stream = quiet, stream or sys.stderr
+        self.bars: dict[str, object] = {}
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int | None] = {}
+        self.overall = None
+
+    def begin(self, files, engine: str) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        print(f"batch: {len(files)} files on {engine}", file=self.stream, flush=True)
+        self.tqdm = tqdm
+        # Into a file or a pipe, bars redrawn with carriage returns are noise: a line per file instead.
+        self.overall = tqdm(total=len(files), unit="file", desc="all files", position=0, file=self.stream,
+                            dynamic_ncols=True, leave=True, disable=not self.stream.isatty())
+        self.files, self.finished = len(files), 0
+
+    def update(self, path: str, frames_done: int, frames_total: int | None) -> None:
+        if self.quiet or self.overall is None or self.overall.disable:
+            return
+        bar = self.bars.get(path)
+        if bar is None:
+            bar = self.bars[path] = self.tqdm(total=frames_total, unit="frame", desc=Path(path).name[-30:],
+                                              position=len(self.bars) + 1, file=self.stream, dynamic_ncols=True,
+                                              leave=False)
+        bar.update(frames_done - bar.n)
+
+    def finish(self, path: str, result) -> None:
+        if self.quiet or self.overall is None:
+            return
+        bar = self.bars.pop(path, None)
+        if bar is not None:
+            bar.close()
+        faces = result.counters.get("faces", 0) if result.counters else 0
+        what = f"failed: {result.error}" if result.status == "failed" else f"{result.status}, {faces} faces"
+        self.overall.update(1)
+        self.finished += 1
+        self.overall.write(f"[{self.finished}/{self.files}] {Path(path).name}: {what}", file=self.stream)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        if self.overall is not None:
+            self.overall.close()

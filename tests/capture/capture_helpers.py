@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+SHARED_CASES = ROOT.parent / "shared" / "cases"      # small failing inputs, each with its README
 SIZE = (320, 240)            # width, height: small frames keep the Haar detector quick on 2 cores
 FACE_SIDE = 112              # FER2013's 48 px faces, enlarged 2.3x
 

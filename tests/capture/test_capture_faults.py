@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from capture.daemon import CaptureOptions, run
-from capture.log import LogError, LogWriter, open_log, start_session
+from capture.log import SCHEMA_VERSION, LogError, LogWriter, open_log, start_session
 from capture_helpers import (ROOT, background, count_rows, db_rows, detectable_fer_faces, place, wait_for,
                              write_video)
 
@@ -114,7 +114,7 @@ def test_a_version_1_log_is_migrated_in_place(tmp_path):
     open_log(db_path)
     session, = db_rows(db_path, "SELECT * FROM sessions")
     assert session["faces_unclassified"] == 0 and session["device"] == "0"
-    assert db_rows(db_path, "PRAGMA user_version")[0][0] == 2
+    assert db_rows(db_path, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
 
 
 def _foreign_database(path):

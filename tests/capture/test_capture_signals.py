@@ -96,10 +96,11 @@ def test_a_batch_committed_because_it_is_full_carries_the_counters_of_its_rows(t
     db = open_log(path)
     writer = LogWriter(db, start_session(db, device="test", model="m", detector="d"), batch_seconds=3600,
                        batch_rows=3)
-    reader = types.SimpleNamespace(counters=ReaderCounters())
+    reader = types.SimpleNamespace(counters=ReaderCounters(), measured=dict)
     books = Books(writer, reader, StatusLine(quiet=True, stream=io.StringIO()), str(path))
     probabilities = np.full(7, 1 / 7, np.float32)
     for number in range(3):                        # the third add fills the batch and commits it
-        books.log(types.SimpleNamespace(ts=1.0e9 + number, number=number), 0, (0, 0, 40, 40), probabilities, 1)
+        frame = types.SimpleNamespace(ts=1.0e9 + number, number=number, media_time=number / 30)
+        books.log(frame, 0, (0, 0, 40, 40), probabilities, 1)
     session, = db_rows(path, "SELECT faces FROM sessions")
     assert count_rows(path) == 3 == session["faces"]

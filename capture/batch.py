@@ -1,0 +1,352 @@
+"""Batches: many video files (or folders of them) analysed in one command, one session per file.
+
+How the work is spread:
+- `local`: N worker processes on this machine (one core each; spawned, never forked, so no
+  worker inherits a half-initialised TensorFlow), through concurrent.futures.
+- `dask`: the same work on a Dask distributed cluster (`--cluster tcp://scheduler:8786`, or
+  `--cluster local` for a LocalCluster of N processes on this machine). Every worker must reach
+  the files by the same path and have Moodlog installed; see the README.
+
+Either way each file is read by the daemon's own pipeline (capture/daemon.py `capture_faces`,
+the same FrameReader, tracker and sampling on media time), so a file gives the same rows in a
+batch as with `start FILE`. Workers send back their rows; this process is the only one that
+writes the log: a session per file, written when the file is done. A file that fails (cannot be
+opened, or its worker died) is reported and the batch goes on; the command exits 2 at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from capture.daemon import (CaptureOptions, Preview, Tally, capture_faces, frames, load_recognizer, model_name,
+                            session_details)
+from capture.log import LogWriter, SessionDetails, open_log, start_session
+from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
+from capture.tracking import SMOOTH_SECONDS, Tracker
+from model.errors import MoodlogError
+
+VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
+                            ".ts", ".mts", ".m2ts", ".3gp", ".ogv"})
+PROGRESS_EVERY_SECONDS = 0.5
+ENGINES = ("local", "dask")
+DASK_TOPIC = "moodlog-progress"
+
+
+class BatchError(MoodlogError, ValueError):
+    """The batch's inputs or engine cannot be used (named in the message)."""
+
+
+@dataclass
+class FileResult:
+    """What a worker read from one file: wall times (UTC epoch s) it began and ended, how it ended
+    ('finished', 'stopped' or 'failed' with `error`), the session counters, the source's
+    SourceInfo, the rows for LogWriter.add, the session's details (made where the model file is
+    read, the worker), the recognizer's names, and the worker (host:pid)."""
+    path: str
+    started_at: float
+    ended_at: float
+    status: str
+    counters: dict = field(default_factory=dict)
+    info: SourceInfo | None = None
+    rows: list = field(default_factory=list)
+    details: SessionDetails | None = None
+    model: str = ""
+    detector: str = ""
+    worker: str = ""
+    error: str | None = None
+
+
+def batch_inputs(paths) -> list[Path]:
+    """Files as given and the video files in given folders (recursively, in name order), each once.
+    Cameras and URLs are refused: a batch reads files to their end."""
+    found: list[Path] = []
+    for text in paths:
+        device = parse_device(text)
+        if is_live(device):
+            raise BatchError(f"{text} is a camera or a stream; a batch takes video files and folders of them")
+        path = Path(text)
+        if path.is_dir():
+            videos = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            if not videos:
+                raise BatchError(f"no video files in {path} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
+            found.extend(videos)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise BatchError(f"no such file or folder: {text}")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return [Path(p) for p in unique]
+
+
+# ----------------------------------------------------------------------------------- workers
+
+_recognizers: dict = {}
+
+
+def analyse_file(path: str, options: CaptureOptions, report=None) -> FileResult:
+    """Read one file through the daemon's pipeline in this process; never raises for a bad file.
+    `report(path, frames_done, frames_total)` is called about every PROGRESS_EVERY_SECONDS."""
+    started = time.time()
+    worker = f"{os.uname().nodename}:{os.getpid()}"
+    try:
+        key = (options.model, options.detector, options.min_face)
+        if key not in _recognizers:                       # loaded once per worker process
+            _recognizers[key] = load_recognizer(options)
+        recognizer = _recognizers[key]
+        capture = open_capture(path)
+    except (MoodlogError, OSError) as error:
+        return FileResult(path, started, time.time(), "failed", worker=worker, error=str(error))
+    stop = threading.Event()
+    reader = FrameReader(path, capture, stop, fps=options.fps)
+    collector = Collector(reader, path, report)
+    tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
+    reader.start()
+    try:
+        capture_faces(frames(reader, stop), recognizer, tracker, collector, Preview(False))
+    finally:
+        stop.set()
+        reader.join(10.0)
+    status = "finished" if reader.ended else "stopped"
+    return FileResult(path, started, time.time(), status, collector.counters(), reader.info, collector.rows,
+                      session_details(options, recognizer, reader.info), model_name(recognizer),
+                      recognizer.detector_name, worker)
+
+
+class Collector(Tally):
+    """Stands where the daemon's Books stand: keeps the rows in memory for the process that
+    writes the log, and reports progress instead of a status line."""
+
+    def __init__(self, reader: FrameReader, path: str, report=None):
+        super().__init__(reader)
+        self.path, self.report = path, report
+        self.rows: list[tuple] = []
+        self.reported_at = 0.0
+
+    def log(self, frame, index: int, box, probabilities, track: int) -> None:
+        self.analysed["faces"] += 1
+        self.rows.append((frame.ts, frame.number, index, box, [float(p) for p in probabilities], track,
+                          frame.media_time))
+
+    def tick(self) -> None:
+        if self.report and time.monotonic() - self.reported_at >= PROGRESS_EVERY_SECONDS:
+            self.reported_at = time.monotonic()
+            counters = self.reader.counters
+            self.report(self.path, counters.frames_read + counters.frames_corrupt, self.reader.info.frames)
+
+
+def _quiet_worker(progress=None) -> None:
+    """A local worker: one core, Ctrl+C left to the process that owns the batch, progress to its queue."""
+    global _progress
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    one_core()
+    _progress = progress
+
+
+_progress = None
+
+
+def one_core() -> None:
+    """Keep a worker to one core, so that N workers use N cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[name] = "1"
+
+
+def _analyse_locally(path: str, options: CaptureOptions) -> FileResult:
+    report = (lambda *message: _progress.put(message)) if _progress is not None else None
+    return analyse_file(path, options, report)
+
+
+def _analyse_on_dask(path: str, options: CaptureOptions) -> FileResult:
+    from distributed import get_worker
+
+    one_core()
+    worker = get_worker()
+    return analyse_file(path, options, lambda *message: worker.log_event(DASK_TOPIC, message))
+
+
+# ----------------------------------------------------------------------------------- engines
+
+class LocalEngine:
+    """N spawned worker processes on this machine."""
+
+    def __init__(self, workers: int):
+        context = get_context("spawn")
+        self.progress = context.Queue()
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_worker,
+                                        initargs=(self.progress,))
+        self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
+
+    def submit(self, path: str, options: CaptureOptions):
+        return self.pool.submit(_analyse_locally, path, options)
+
+    def wait(self, futures, timeout: float):
+        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)[0]
+
+    def messages(self) -> list[tuple]:
+        taken = []
+        while True:
+            try:
+                taken.append(self.progress.get_nowait())
+            except (queue.Empty, OSError, ValueError):
+                return taken
+
+    def close(self, cancel: bool = False) -> None:
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:                                          # stop the files in hand at once
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.progress.close()
+
+
+class DaskEngine:
+    """A Dask distributed cluster: an existing scheduler's address, or 'local' for a LocalCluster
+    of N single-threaded worker processes on this machine."""
+
+    def __init__(self, address: str, workers: int):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as error:
+            raise BatchError("--engine dask needs Dask distributed: pip install -r requirements.txt") from error
+        self.cluster = None
+        try:
+            if address == "local":
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=50)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise BatchError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        self.received: queue.SimpleQueue = queue.SimpleQueue()
+        self.client.subscribe_topic(DASK_TOPIC, lambda event: self.received.put(tuple(event[1])))
+        where = "a local Dask cluster" if self.cluster is not None else f"the Dask cluster at {address}"
+        self.name = f"{where} ({len(self.client.scheduler_info(n_workers=-1)['workers'])} workers)"
+
+    def submit(self, path: str, options: CaptureOptions):
+        return self.client.submit(_analyse_on_dask, path, options, pure=False, key=f"moodlog-{path}-{time.time()}")
+
+    def wait(self, futures, timeout: float):
+        from distributed import wait as dask_wait
+
+        try:
+            return dask_wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            return set()
+
+    def messages(self) -> list[tuple]:
+        taken = []
+        while not self.received.empty():
+            taken.append(self.received.get())
+        return taken
+
+    def close(self, cancel: bool = False) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def open_engine(engine: str, workers: int, cluster: str | None):
+    if engine == "local":
+        return LocalEngine(workers)
+    if engine == "dask":
+        return DaskEngine(cluster or "local", workers)
+    raise BatchError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+# ----------------------------------------------------------------------------------- the batch
+
+@dataclass
+class BatchSummary:
+    """Per file: its session id (None when it failed) and status; the error for failed ones."""
+    sessions: list[tuple[str, int | None, str, str | None]]
+    seconds: float
+    engine: str
+    db: str
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        return [(path, error) for path, session_id, status, error in self.sessions if session_id is None]
+
+    def text(self) -> str:
+        done = [s for s in self.sessions if s[1] is not None]
+        lines = [f"batch of {len(self.sessions)} files on {self.engine}: {len(done)} logged, "
+                 f"{len(self.failed)} failed, {self.seconds:.1f} s"]
+        lines += [f"  session {session_id}: {path} ({status})" for path, session_id, status, _ in done]
+        lines += [f"  FAILED {path}: {error}" for path, error in self.failed]
+        lines += [f"log: {self.db}", f"see it: python app.py dashboard --db {self.db}"]
+        return "\n".join(lines)
+
+
+def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str = "local",
+              cluster: str | None = None, stop: threading.Event | None = None, progress=None) -> BatchSummary:
+    """Analyse every file of `paths` (see batch_inputs) on `engine`, one session per file in
+    `options.db`, written by this process as each file is done. `progress` (a BatchProgress or
+    None) shows the work; `stop` (set by Ctrl+C) cancels files not yet done, keeping those done."""
+    files = batch_inputs(paths)
+    if workers < 1:
+        raise BatchError("--workers must be at least 1")
+    db = open_log(options.db)                              # a bad --db is refused before any work
+    stop = stop or threading.Event()
+    began = time.monotonic()
+    outcome: dict[str, tuple] = {}
+    pool = open_engine(engine, min(workers, len(files)), cluster)
+    if progress:
+        progress.begin(files, pool.name)
+    futures = {pool.submit(str(path), options): str(path) for path in files}
+    try:
+        while futures and not stop.is_set():
+            done = pool.wait(futures, timeout=0.25)
+            for message in pool.messages():
+                if progress:
+                    progress.update(*message)
+            for future in done:
+                path = futures.pop(future)
+                result = _result_of(future, path)
+                outcome[path] = write_result(db, result, options)
+                if progress:
+                    progress.finish(path, result)
+    finally:
+        pool.close(cancel=bool(futures))
+        if progress:
+            progress.close()
+    for path in futures.values():
+        outcome[path] = (None, "stopped", "stopped before it was done (Ctrl+C): nothing logged")
+    sessions = [(str(path), *outcome[str(path)]) for path in files]
+    return BatchSummary(sessions, time.monotonic() - began, pool.name, str(options.db))
+
+
+def _result_of(future, path: str) -> FileResult:
+    try:
+        return future.result()
+    except Exception as error:                            # a worker died or raised: this file failed
+        now = time.time()
+        return FileResult(path, now, now, "failed", error=f"{type(error).__name__}: {error}")
+
+
+def write_result(db, result: FileResult, options: CaptureOptions) -> tuple[int | None, str, str | None]:
+    """One session for one file's rows, in batched transactions; (session id, status, error)."""
+    if result.status == "failed":
+        return None, "failed", result.error
+    details = result.details
+    details.settings["worker"] = result.worker
+    session_id = start_session(db, device=result.path, model=result.model, detector=result.detector,
+                               details=details, started_at=result.started_at)
+    writer = LogWriter(db, session_id, batch_seconds=float("inf"))
+    for row in result.rows:
+        writer.add(*row)
+    writer.update_counters(**result.counters)
+    writer.close(result.status, ended_at=result.ended_at)
+    return session_id, result.status, None

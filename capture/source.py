@@ -35,10 +35,12 @@ FAILED_READS_AT_END = 30
 MOST_DAMAGED_IN_A_ROW = 3_000
 FILE_QUEUE_FRAMES = 8
 # A live source opened before the model loaded has frames queued from that time (a stream's
-# network buffer, a camera's driver queue). At start they arrive faster than this; they are read
-# and thrown away, so the first row is a fresh frame, not one seconds old.
-BUFFERED_READ_SECONDS = 0.005
-MOST_STALE_FRAMES = 600
+# network buffer, a camera's driver queue): 35 rows in the first second covered 9 s of a stream.
+# Queued frames come back in about 0.1 ms, a fresh one only when the camera makes it (33 ms at
+# 30 fps; measured on an MJPEG stream, bench/mjpeg_server.py). At start they are read and thrown
+# away until a read takes longer than this, or for at most DRAIN_SECONDS.
+BUFFERED_READ_SECONDS = 0.010
+DRAIN_SECONDS = 2.0
 # Container timestamps are whole milliseconds or rational; two within this are the same moment.
 SAME_TIME_SECONDS = 1e-4
 
@@ -221,7 +223,8 @@ class FrameReader(threading.Thread):
     def _discard_buffered(self) -> None:
         """Read and drop the frames a live source queued before capture began (see
         BUFFERED_READ_SECONDS); they are neither analysed nor counted as dropped."""
-        for _ in range(MOST_STALE_FRAMES):
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline:
             began = time.monotonic()
             if not self.capture.grab() or time.monotonic() - began > BUFFERED_READ_SECONDS:
                 break

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from datetime import datetime
 
@@ -333,3 +334,30 @@ def test_a_log_written_by_the_code_before_is_migrated_in_place(tmp_path):
     assert len(db_rows(path, "SELECT * FROM sessions")) == 2
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_live_stream_starts_with_fresh_frames_not_those_queued_while_the_model_loaded():
+    """A 30 fps MJPEG camera opened 3 s before reading starts (as while a model loads): before, the
+    queued frames were analysed first with late timestamps (35 rows in the first second covering 9 s
+    of stream). Now they are thrown away: in 1.5 s about 45 frames are read, at the camera's pace."""
+    from capture.source import FrameReader, open_capture
+
+    camera = MjpegServer(encode_frames([background(i) for i in range(90)]), fps=30).start()
+    try:
+        capture = open_capture(camera.url)
+        threading.Event().wait(3.0)
+        stop = threading.Event()
+        reader = FrameReader(camera.url, capture, stop)
+        reader.start()
+        got = []
+        began = time.monotonic()
+        while time.monotonic() - began < 1.5:
+            frame = reader.next_frame(0.25)
+            if frame is not None:
+                got.append(frame)
+        stop.set()
+        reader.join(10)
+    finally:
+        camera.stop()
+    assert 20 <= reader.counters.frames_read <= 60, reader.counters
+    assert got and got[0].media_time < 0.2 and reader.counters.frames_dropped <= 5

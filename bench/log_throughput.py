@@ -31,7 +31,8 @@ def rows_per_second(rows: int, seed: int) -> float:
         writer = LogWriter(db, start_session(db, device="bench", model="-", detector="-"))
         started, ts = time.perf_counter(), time.time()
         for i in range(rows):
-            writer.add(ts + i / 60, i // 2, i % 2, (100, 120, 180, 180), probabilities[i % 1000], track=i % 2)
+            writer.add(ts + i / 60, i // 2, i % 2, (100, 120, 180, 180), probabilities[i % 1000], track=i % 2,
+                       media_time=i / 60)
         writer.close()
         seconds = time.perf_counter() - started
         assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == rows

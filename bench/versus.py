@@ -7,6 +7,8 @@ a shared machine over both sides alike.
     .venv/bin/python bench/versus.py --base 365ac02 --rounds 3
 Targets (issue 13): `predict` per face at most 10% slower (recognize_speed.py), capture
 throughput at most 10% lower (capture_throughput.py), against the code before the change.
+Issue 14: capture throughput and logging throughput (log_throughput.py) within 10% of the code
+before it: `--base 9eac56b --measures "capture frames/s ..." "log rows/s ..."`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ MEASURES = {
     "capture frames/s (blazeface, two faces a frame)":
         (["capture_throughput.py", "--frames", "300", "--repeats", "1", "--detectors", "blazeface", "--no-peer"],
          r"moodlog --detector blazeface: ([\d.]+) frames analysed/s", True),
+    "log rows/s (LogWriter, 100,000 rows)":
+        (["log_throughput.py", "--rows", "100000", "--repeats", "3"], r"LogWriter: ([\d,]+) face rows/s", True),
 }
 NEW_ONLY = {"--no-peer"}
 
@@ -60,7 +64,7 @@ def figure(tree: Path, command: list[str], pattern: str) -> float:
     if not found:
         raise SystemExit(f"{command[0]} in {tree}: no figure matching {pattern!r}:\n{result.stdout}\n"
                          f"{result.stderr[-1500:]}")
-    return float(found.group(1))
+    return float(found.group(1).replace(",", ""))
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ Why it looks like this:
 - Timestamps are UTC seconds since the epoch (REAL), so time buckets are integer arithmetic
   that SQLite does fast on millions of rows; the dashboard shows local time.
 - `emotion_minutes` is a rollup the writer maintains in the same transaction as the rows it
-  summarises, so long histories chart without scanning every detection.
+  summarises, so long histories chart without scanning every detection: per session, minute and
+  top emotion, the faces and (schema 3) the sums of each emotion's probability, from which mean
+  probabilities (intensity) and valence over any range come without reading the detections.
 - Every detection has two clocks: `ts` (wall time) and `media_time` (seconds from the start of its
   source: the container's timestamp in a file, time since capture began when live).
 - Room to grow without another migration of users' logs (schema 3): each session names its
@@ -43,6 +45,7 @@ LOG_TABLES = ("sessions", "detections", "gaps", "emotion_minutes", "markers")
 DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
                      "confidence") + EMOTIONS + ("media_time",)
 # Schema 3: what a session was, how it was made, and by what (see SessionDetails).
+SUM_COLUMNS = tuple(f"sum_{name}" for name in EMOTIONS)
 SESSION_DETAILS = {"uuid": str, "kind": str, "source_fps": float, "source_frames": int, "source_duration": float,
                    "labels": str, "note": str, "settings": str, "version": str, "model_sha256": str,
                    "model_trained": str, "label_set": str}
@@ -150,6 +153,19 @@ def _add_session_details(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE detections ADD COLUMN media_time REAL")
     if "probabilities" not in columns:
         db.execute("ALTER TABLE detections ADD COLUMN probabilities TEXT")
+    rollup = {column.name for column in db["emotion_minutes"].columns}
+    if not set(SUM_COLUMNS) <= rollup:
+        for name in SUM_COLUMNS:
+            if name not in rollup:
+                db.execute(f"ALTER TABLE emotion_minutes ADD COLUMN [{name}] REAL DEFAULT 0")
+        # One pass over the old rows (about 6 s a million rows on one core, bench/RESULTS.md) fills the
+        # sums, so mean probabilities chart over the whole history, not only from the upgrade on.
+        sums = ", ".join(f"SUM([{name}]) AS [{column}]" for name, column in zip(EMOTIONS, SUM_COLUMNS))
+        db.execute(f"""UPDATE emotion_minutes SET {', '.join(f'[{c}] = t.[{c}]' for c in SUM_COLUMNS)}
+            FROM (SELECT session_id, CAST(ts / 60 AS INTEGER) AS minute, emotion, {sums} FROM detections
+                  GROUP BY 1, 2, 3) AS t
+            WHERE t.session_id = emotion_minutes.session_id AND t.minute = emotion_minutes.minute
+              AND t.emotion = emotion_minutes.emotion""")
     for row in db.execute("SELECT id, device FROM sessions WHERE uuid IS NULL").fetchall():
         db.execute("UPDATE sessions SET uuid = ?, kind = ?, label_set = ? WHERE id = ?",
                    [str(uuid.uuid4()), _kind_of(row[1]), json.dumps(EMOTIONS), row[0]])
@@ -347,10 +363,7 @@ class LogWriter:
         with self.db.atomic():
             if rows:
                 self.db.conn.executemany(f"INSERT INTO detections ({columns}) VALUES ({placeholders})", rows)
-                self.db.conn.executemany(
-                    "INSERT INTO emotion_minutes (session_id, minute, emotion, faces) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (session_id, minute, emotion) DO UPDATE SET faces = faces + excluded.faces",
-                    _minute_counts(rows))
+                self.db.conn.executemany(ROLLUP_UPSERT, _minute_counts(rows))
             if self.pending_gaps:
                 self.db.conn.executemany("INSERT INTO gaps (session_id, started_at, ended_at, reason) "
                                          "VALUES (?, ?, ?, ?)", self.pending_gaps)
@@ -384,11 +397,24 @@ class LogWriter:
                             [time.time() if ended_at is None else ended_at, status, self.session_id])
 
 
+ROLLUP_UPSERT = (
+    f"INSERT INTO emotion_minutes (session_id, minute, emotion, faces, {', '.join(SUM_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (4 + len(SUM_COLUMNS)))}) ON CONFLICT (session_id, minute, emotion) DO UPDATE SET "
+    "faces = faces + excluded.faces, " + ", ".join(f"[{c}] = [{c}] + excluded.[{c}]" for c in SUM_COLUMNS))
+
+
 def _minute_counts(rows: list[tuple]) -> list[tuple]:
-    """Collapse detection rows into (session, minute, emotion, count) increments."""
-    counts: dict[tuple, int] = {}
+    """Collapse detection rows into (session, minute, emotion, count, probability sums...) increments."""
+    totals: dict[tuple, list] = {}
     ts_at, emotion_at = DETECTION_COLUMNS.index("ts"), DETECTION_COLUMNS.index("emotion")
+    first = DETECTION_COLUMNS.index(EMOTIONS[0])
     for row in rows:
         key = (row[0], int(row[ts_at] // 60), row[emotion_at])
-        counts[key] = counts.get(key, 0) + 1
-    return [(*key, n) for key, n in counts.items()]
+        total = totals.get(key)
+        if total is None:
+            totals[key] = [1, *row[first:first + len(EMOTIONS)]]
+        else:
+            total[0] += 1
+            for i in range(len(EMOTIONS)):
+                total[i + 1] += row[first + i]
+    return [(*key, *total) for key, total in totals.items()]

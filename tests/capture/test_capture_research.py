@@ -330,6 +330,10 @@ def test_a_log_written_by_the_code_before_is_migrated_in_place(tmp_path):
     after = db_rows(path, "SELECT * FROM detections ORDER BY id")
     assert [tuple(r)[:len(before[0])] for r in after] == before and all(r["media_time"] is None for r in after)
     assert db_rows(path, "SELECT count(*) FROM gaps")[0][0] == 2 and db_rows(path, "SELECT count(*) FROM markers")[0][0] == 0
+    sums = ", ".join(f"round(sum({e}), 9)" for e in EMOTIONS)
+    rollup = ", ".join(f"round(sum(sum_{e}), 9)" for e in EMOTIONS)
+    assert (tuple(db_rows(path, f"SELECT {sums} FROM detections GROUP BY session_id ORDER BY session_id")[0]) ==
+            tuple(db_rows(path, f"SELECT {rollup} FROM emotion_minutes GROUP BY session_id ORDER BY session_id")[0]))
     open_log(path).close()                                     # idempotent
     assert len(db_rows(path, "SELECT * FROM sessions")) == 2
     with sqlite3.connect(path) as connection:

@@ -107,6 +107,13 @@ def test_the_minute_rollup_matches_the_rows(fer_run):
     counted = {(r["minute"], r["emotion"]): r["n"] for r in db_rows(
         db, "SELECT CAST(ts / 60 AS INTEGER) AS minute, emotion, count(*) AS n FROM detections GROUP BY 1, 2")}
     assert rollup == counted
+    sums = ", ".join(f"sum({e}) AS {e}" for e in EMOTIONS)
+    detected = db_rows(db, f"SELECT emotion, {sums} FROM detections GROUP BY emotion ORDER BY emotion")
+    rolled = db_rows(db, f"SELECT emotion, {', '.join(f'sum(sum_{e}) AS {e}' for e in EMOTIONS)} "
+                         "FROM emotion_minutes GROUP BY emotion ORDER BY emotion")
+    assert [r["emotion"] for r in detected] == [r["emotion"] for r in rolled]
+    for d, r in zip(detected, rolled):
+        assert [d[e] for e in EMOTIONS] == pytest.approx([r[e] for e in EMOTIONS], rel=1e-9)
 
 
 def test_a_video_without_faces_logs_no_rows_and_counts_its_frames(tmp_path, recognizer):

@@ -7,7 +7,6 @@ in memory (see uploads.py). Dash's debug mode is never switched on here.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import os
 import threading
@@ -18,7 +17,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import html
 
-from dashboard import queries
+from dashboard import localtime, queries
 from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
 from dashboard.context import build_recognizer
 from dashboard.live import filters_from_query
@@ -79,14 +78,18 @@ def export_csv() -> flask.Response:
 
 
 def _csv_lines(connection, filters):
-    """CSV text in chunks: a local-time column first, then the detection columns as stored."""
+    """CSV text in chunks: a local-time column first, then the detection columns as stored.
+
+    The local time carries its UTC offset (2025-11-02T01:30:00.000-05:00), so the two readings
+    of the hour repeated when daylight saving ends stay apart and sort as they happened.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(("local_time",) + queries.EXPORT_COLUMNS)
     ts_at = queries.EXPORT_COLUMNS.index("ts")
     try:
         for count, row in enumerate(queries.export_rows(connection, filters), start=1):
-            writer.writerow((datetime.datetime.fromtimestamp(row[ts_at]).isoformat(timespec="milliseconds"),) + row)
+            writer.writerow((localtime.iso(row[ts_at], "milliseconds"),) + row)
             if count % queries.EXPORT_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

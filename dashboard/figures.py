@@ -4,14 +4,18 @@ Figures are plain dicts in Plotly's JSON schema rather than `go.Figure` objects:
 hourly buckets is 7 x 720 bars, and plotly.py's validation of that takes longer than the
 query behind it (hundreds of ms), while a dict goes straight to the browser.
 
-Times arrive as UTC epoch seconds and are drawn in the server's local time (the dashboard is
-meant to run on the machine that captures), as the architecture asks.
+Times arrive as UTC epoch seconds and are labelled in the server's local time (the dashboard is
+meant to run on the machine that captures), right across daylight-saving changes, as the
+architecture asks. Plotly.js date axes know no time zones: it drops a UTC offset from a date
+string and draws its wall-clock digits, so local times with offsets would still draw the
+repeated autumn hour on top of the first one; and the browser's own zone may not be the
+server's. So the timeline's x values are UTC instants (monotonic in real time), and the server
+writes the tick labels and the hover times from its local clock (dashboard/localtime.py).
 """
 
 from __future__ import annotations
 
-import datetime
-
+from dashboard import localtime
 from model.labels import COLOURS, EMOTIONS
 from model.report import crossdomain_pipelines, crossdomain_sets
 
@@ -21,9 +25,11 @@ STATIC_CONFIG = {"displayModeBar": False, "responsive": True}
 GRID = "#e9ecef"
 
 
-def local_time(ts: float) -> str:
-    """ISO text of a UTC epoch time in the server's local time, which Plotly draws as is."""
-    return datetime.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+# Steps between tick labels on the local clock (seconds; the day multiples count local midnights)
+# and how many labels a chart may carry: about what Plotly picks on its own for a laptop width.
+TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+              2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 56 * 86400, 91 * 86400, 182 * 86400, 364 * 86400)
+MAX_TICKS = 6
 
 
 def _layout(height: int, **extra) -> dict:
@@ -40,17 +46,20 @@ def _layout(height: int, **extra) -> dict:
 
 def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: list[float],
                     emotions=EMOTIONS) -> dict:
-    """Stacked steps: each emotion's share of the faces in each time bucket.
+    """Stacked steps: each emotion's share of all the faces in each time bucket.
 
-    `counts` maps a bucket start (UTC seconds, as a string) to faces per emotion. Drawn as
-    seven stacked areas with step edges rather than 7 x 720 bars, which a phone draws in a
-    fraction of the time; a bucket without faces drops to zero, so a pause in capture shows
-    as a gap rather than as a line across it.
+    `counts` maps a bucket start (UTC seconds, as a string) to faces per emotion; `emotions`
+    are the ones drawn, as shares of every face counted (hiding one leaves its share empty
+    rather than stretching the others to 100%). Drawn as stacked areas with step edges rather
+    than 7 x 720 bars, which a phone draws in a fraction of the time; a bucket without faces
+    drops to zero, so a pause in capture shows as a gap rather than as a line across it.
     """
+    clock = localtime.LocalBuckets(bucket, *x_range)
     starts = sorted(int(s) for s in counts)
-    points = _step_points(starts, bucket)
-    x = [local_time(t) for t, _ in points]
-    data = []
+    points = _step_points(starts, clock)
+    x = [localtime.utc_iso(t) for t, _ in points]
+    when = [localtime.label(t, _hover_form(bucket)) for t, _ in points]
+    data = [_time_trace(x, when)]
     for emotion in emotions:
         shares, faces = [], []
         for _, start in points:
@@ -62,35 +71,75 @@ def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: lis
                      "customdata": faces, "stackgroup": "shares", "line": {"width": 0, "shape": "hv"},
                      "fillcolor": COLOURS[emotion], "marker": {"color": COLOURS[emotion]},
                      "hovertemplate": "%{y:.0%} (%{customdata} faces)"})
-    start = (x_range[0] // bucket) * bucket
-    end = max(-(-x_range[1] // bucket) * bucket, start + bucket)
+    start = clock.floor(x_range[0])
+    end = max(clock.ceil(x_range[1]), clock.following(start))
+    # The hover box's title would be the UTC x value; the first trace writes the local time instead.
+    xaxis = {"type": "date", "range": [localtime.utc_iso(start), localtime.utc_iso(end)], "fixedrange": False,
+             "unifiedhovertitle": {"text": " "}, **local_ticks(start, end)}
     layout = _layout(CHART_HEIGHT, hovermode="x unified", showlegend=True,
                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "traceorder": "normal"},
-                     margin={"t": 36}, xaxis={"type": "date", "range": [local_time(start), local_time(end)],
-                                              "fixedrange": False},
-                     yaxis={"tickformat": ".0%", "range": [0, 1]})
+                     margin={"t": 36}, xaxis=xaxis, yaxis={"tickformat": ".0%", "range": [0, 1]})
     return {"data": data, "layout": layout}
 
 
-def _step_points(starts: list[int], bucket: int) -> list[tuple[int, int | None]]:
+def _time_trace(x: list[str], when: list[str]) -> dict:
+    """An invisible first trace that puts each bucket's local time at the top of the hover box
+    (the box's own title would be the UTC x value), out of the legend and the stack."""
+    return {"type": "scatter", "mode": "lines", "name": "", "x": x, "y": [0] * len(x), "text": when,
+            "line": {"width": 0}, "showlegend": False, "meta": "local-time",
+            "hovertemplate": "<b>%{text}</b>, share of all faces<extra></extra>"}
+
+
+def _hover_form(bucket: int) -> str:
+    if bucket >= 86400:
+        return "%a %Y-%m-%d"
+    return "%a %Y-%m-%d %H:%M:%S %Z" if bucket < 60 else "%a %Y-%m-%d %H:%M %Z"
+
+
+def local_ticks(start: float, end: float) -> dict:
+    """Plotly x-axis settings that label [start, end] (UTC seconds) in local time: tick positions
+    as UTC instants and their local readings as text, about MAX_TICKS of them, on round local
+    times (:00, midnight). The date is added under the first label and where it changes; the
+    zone's abbreviation too where the range crosses a change of offset (01:00 EDT, 01:00 EST)."""
+    step = next((s for s in TICK_STEPS if (end - start) / s <= MAX_TICKS), TICK_STEPS[-1])
+    clock = localtime.LocalBuckets(step, start, end)
+    ticks = clock.edges(start, end)
+    zone = " %Z" if len(clock.offsets(start, end)) > 1 and step < 86400 else ""
+    clock_form = ("%H:%M:%S" if step < 60 else "%H:%M") + zone
+    text, shown_day = [], None
+    for tick in ticks:
+        day = localtime.label(tick, "%Y-%m-%d")
+        if step >= 86400:
+            text.append(localtime.label(tick, "%b %d" if day[:4] == (shown_day or "")[:4] else "%b %d<br>%Y"))
+        else:
+            text.append(localtime.label(tick, clock_form if day == shown_day else clock_form + "<br>%b %d, %Y"))
+        shown_day = day
+    return {"tickmode": "array", "tickvals": [localtime.utc_iso(t) for t in ticks], "ticktext": text}
+
+
+def _step_points(starts: list[int], clock: localtime.LocalBuckets) -> list[tuple[int, int | None]]:
     """(x, bucket start or None) for a step chart: one point per bucket with faces, and a point
-    with no bucket (drawn as zero) wherever the next bucket has none, including after the last."""
+    with no bucket (drawn as zero) wherever the next bucket has none, including after the last.
+    A bucket ends where the next one starts on the local clock (a local day may be 23 or 25 h)."""
     points = []
     for i, start in enumerate(starts):
         points.append((start, start))
         following = starts[i + 1] if i + 1 < len(starts) else None
-        if following != start + bucket:
-            points.append((start + bucket, None))
+        end = clock.following(start)
+        if following != end:
+            points.append((end, None))
     return points
 
 
-def distribution_figure(totals: dict[str, int]) -> dict:
-    """Horizontal bars: faces per emotion over the whole range, labelled with their share."""
+def distribution_figure(totals: dict[str, int], emotions=EMOTIONS) -> dict:
+    """Horizontal bars: faces per emotion over the whole range for `emotions`, each labelled
+    with its share of all the faces in `totals` (hiding an emotion does not inflate the rest)."""
     total = sum(totals.values()) or 1
-    names = [e for e in EMOTIONS if e in totals][::-1]
+    names = [e for e in EMOTIONS if e in totals and e in emotions][::-1]
+    shares = [f"{totals[e] / total:.0%}" for e in names]
     bars = {"type": "bar", "orientation": "h", "x": [totals[e] for e in names], "y": names,
-            "marker": {"color": [COLOURS[e] for e in names]}, "textposition": "auto",
-            "text": [f"{totals[e] / total:.0%}" for e in names], "hovertemplate": "%{y}: %{x} faces<extra></extra>"}
+            "marker": {"color": [COLOURS[e] for e in names]}, "textposition": "auto", "text": shares,
+            "hovertemplate": "%{y}: %{x} faces, %{text} of all faces<extra></extra>"}
     return {"data": [bars], "layout": _layout(CHART_HEIGHT)}
 
 

@@ -3,6 +3,9 @@
 Why it looks like this:
 - The dashboard never writes: connections open the file with `mode=ro`, so a bug here can
   not damage a log that a daemon is writing.
+- Time buckets follow the server's local clock (an hour starts at local :00, a day at local
+  midnight, across daylight-saving changes too; see dashboard/localtime.py). SQLite computes them
+  per stretch of one UTC offset, so the rollup's UTC minutes serve every zone in use today.
 - Counts per time bucket come from the `emotion_minutes` rollup (maintained by the writer in
   the same transaction as the detections) for every whole minute of a range, and from the
   `ts` index of `detections` only for the partial minutes at its edges, so a month of history
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from dashboard import localtime
 from model.labels import EMOTIONS
 
 # Bucket sizes the timeline may use, in seconds; the smallest that keeps a range under
@@ -31,7 +35,8 @@ BUCKET_SIZES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 1
 MAX_BUCKETS = 720
 SESSION_ROWS = 100
 EXPORT_CHUNK = 5_000
-# Faces per (hour, emotion) of ended sessions, by (file, session id, started_at, ended_at).
+# Faces per (unit, emotion) of ended sessions, by ((file, session id, started_at, ended_at), unit
+# seconds); the unit is an hour, or half or a quarter of one in zones with such offsets.
 _SESSION_HOURS: dict[tuple, dict[tuple[int, str], int]] = {}
 _CACHE_LOCK = threading.Lock()
 EXPORT_COLUMNS = ("id", "session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
@@ -143,40 +148,70 @@ def bucket_counts(connection: sqlite3.Connection, filters: Filters, bucket: int)
     """Faces per (bucket start, emotion) in the filtered range, and the highest detection id seen.
 
     Returns `([(bucket_start_ts, emotion, faces), ...], last_id)`, summed over sessions; bucket
-    starts are multiples of `bucket` seconds since the epoch (UTC). Read in one snapshot.
+    starts are the instants (UTC seconds) where the server's local clock starts a bucket (local
+    :00 for hours, local midnight for days; see dashboard/localtime.py). Read in one snapshot.
     """
     connection.execute("BEGIN")
     try:
         last_id = connection.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
         counts: dict[tuple, int] = {}
-        for key, faces in _range_counts(connection, filters, bucket):
+        for key, faces in _local_counts(connection, filters, bucket):
             counts[key] = counts.get(key, 0) + faces
     finally:
         connection.execute("COMMIT")
     return sorted((start, emotion, faces) for (start, emotion), faces in counts.items()), last_id
 
 
-def _range_counts(connection, filters: Filters, bucket: int) -> Iterator[tuple[tuple, int]]:
-    """Rollup for the whole minutes of the range, detections for its partial edge minutes."""
-    if bucket % 60:
-        yield from _detection_counts(connection, filters, bucket)
+def _local_counts(connection, filters: Filters, bucket: int) -> Iterator[tuple[tuple, int]]:
+    """Counts per local bucket: SQLite groups each stretch of one UTC offset on its own (one
+    stretch unless the range crosses a daylight-saving change), and only the bucket that holds
+    a change of offset is put together here, so no row is handled in Python."""
+    span = _span(connection, filters)
+    if span is None:
+        return
+    clock = localtime.LocalBuckets(bucket, *span)
+    for stretch in clock.within(*span):
+        part = Filters(filters.start if stretch.start == span[0] else stretch.start,
+                       filters.end if stretch.end == span[1] else stretch.end, filters.sessions, filters.emotions)
+        for (natural, emotion), faces in _range_counts(connection, part, bucket, stretch.offset):
+            yield (clock.start_of(natural, stretch), emotion), faces
+
+
+def _span(connection, filters: Filters) -> tuple[float, float] | None:
+    """[start, end) of the filtered range, an open end closed by the log's first or last row;
+    None when nothing can fall in it."""
+    start, end = filters.start, filters.end
+    if start is None or end is None:
+        first, last = data_bounds(connection)
+        if first is None:
+            return None
+        start = first if start is None else start
+        end = last + 1 if end is None else end
+    return (start, end) if end > start else None
+
+
+def _range_counts(connection, filters: Filters, bucket: int, offset: int) -> Iterator[tuple[tuple, int]]:
+    """Rollup for the whole minutes of the range, detections for its partial edge minutes;
+    buckets on a clock `offset` seconds east of UTC."""
+    if bucket % 60 or offset % 60:
+        yield from _detection_counts(connection, filters, bucket, offset=offset)
         return
     first_minute = None if filters.start is None else math.ceil(filters.start / 60)
     end_minute = None if filters.end is None else math.floor(filters.end / 60)
     if first_minute is not None and end_minute is not None and end_minute <= first_minute:
-        yield from _detection_counts(connection, filters, bucket)
+        yield from _detection_counts(connection, filters, bucket, offset=offset)
         return
-    yield from _minute_counts(connection, filters, bucket, first_minute, end_minute)
+    yield from _minute_counts(connection, filters, bucket, first_minute, end_minute, offset)
     if first_minute is not None and filters.start < first_minute * 60:
         head = Filters(filters.start, first_minute * 60, filters.sessions, filters.emotions)
-        yield from _detection_counts(connection, head, bucket)
+        yield from _detection_counts(connection, head, bucket, offset=offset)
     if end_minute is not None and end_minute * 60 < filters.end:
         tail = Filters(end_minute * 60, filters.end, filters.sessions, filters.emotions)
-        yield from _detection_counts(connection, tail, bucket)
+        yield from _detection_counts(connection, tail, bucket, offset=offset)
 
 
 def _detection_counts(connection, filters: Filters, bucket: int, after_id: int | None = None,
-                      up_to_id: int | None = None) -> Iterator[tuple[tuple, int]]:
+                      up_to_id: int | None = None, offset: int = 0) -> Iterator[tuple[tuple, int]]:
     clauses, params = _time_conditions(filters)
     more_clauses, more_params = filters.conditions()
     clauses += more_clauses
@@ -188,39 +223,52 @@ def _detection_counts(connection, filters: Filters, bucket: int, after_id: int |
         # New rows are a short id range; without this hint SQLite may pick the (session_id, ts)
         # index for a session filter and scan a month of rows to find them.
         table = "detections NOT INDEXED"
-    sql = ("SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, emotion, COUNT(*) FROM " + table
+    sql = ("SELECT CAST((ts + ?) / ? AS INTEGER) * ? - ? AS bucket, emotion, COUNT(*) FROM " + table
            + _where(clauses) + " GROUP BY bucket, emotion")
-    for start, emotion, faces in connection.execute(sql, [bucket, bucket] + params):
+    for start, emotion, faces in connection.execute(sql, [offset, bucket, bucket, offset] + params):
         yield (start, emotion), faces
 
 
-def _minute_counts(connection, filters: Filters, bucket: int, first_minute, end_minute):
-    """Whole minutes from the rollup; with hour-sized buckets, whole hours of ended sessions
-    come from a per-process cache and only the running sessions and edge minutes from SQL."""
+def _minute_counts(connection, filters: Filters, bucket: int, first_minute, end_minute, offset: int):
+    """Whole minutes from the rollup; with hour-sized buckets, whole units of ended sessions
+    come from a per-process cache and only the running sessions and edge minutes from SQL.
+
+    A unit is an hour, or the part of an hour that divides the offset (half an hour at +05:30,
+    a quarter at +05:45), so that each unit falls in one local bucket.
+    """
     if bucket % 3600:
-        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute)
+        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute, offset)
         return
-    first_hour = None if first_minute is None else -(-first_minute // 60)
-    end_hour = None if end_minute is None else end_minute // 60
-    if first_hour is not None and end_hour is not None and end_hour <= first_hour:
-        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute)
+    unit_minutes = cache_unit(offset) // 60
+    first_unit = None if first_minute is None else -(-first_minute // unit_minutes)
+    end_unit = None if end_minute is None else end_minute // unit_minutes
+    if first_unit is not None and end_unit is not None and end_unit <= first_unit:
+        yield from _rollup_counts(connection, filters, bucket, first_minute, end_minute, offset)
         return
     ended, running = _sessions_by_state(connection, filters)
+    unit = unit_minutes * 60
     for session_key in ended:
-        for (hour, emotion), faces in _ended_session_hours(connection, session_key).items():
-            if (first_hour is None or hour >= first_hour) and (end_hour is None or hour < end_hour) and \
+        for (number, emotion), faces in _ended_session_units(connection, session_key, unit).items():
+            if (first_unit is None or number >= first_unit) and (end_unit is None or number < end_unit) and \
                     (filters.emotions is None or emotion in filters.emotions):
-                yield ((hour * 3600) // bucket * bucket, emotion), faces
+                yield ((number * unit + offset) // bucket * bucket - offset, emotion), faces
     live_filters = Filters(filters.start, filters.end, tuple(running), filters.emotions)
-    yield from _rollup_counts(connection, live_filters, bucket,
-                              None if first_hour is None else first_hour * 60, None if end_hour is None else end_hour * 60)
-    if first_hour is not None and first_minute < first_hour * 60:
-        yield from _rollup_counts(connection, filters, bucket, first_minute, first_hour * 60)
-    if end_hour is not None and end_hour * 60 < end_minute:
-        yield from _rollup_counts(connection, filters, bucket, end_hour * 60, end_minute)
+    whole_first = None if first_unit is None else first_unit * unit_minutes
+    whole_end = None if end_unit is None else end_unit * unit_minutes
+    yield from _rollup_counts(connection, live_filters, bucket, whole_first, whole_end, offset)
+    if whole_first is not None and first_minute < whole_first:
+        yield from _rollup_counts(connection, filters, bucket, first_minute, whole_first, offset)
+    if whole_end is not None and whole_end < end_minute:
+        yield from _rollup_counts(connection, filters, bucket, whole_end, end_minute, offset)
 
 
-def _rollup_counts(connection, filters: Filters, bucket: int, first_minute, end_minute):
+def cache_unit(offset: int) -> int:
+    """Seconds per cached unit of ended sessions for a clock `offset` seconds east of UTC: the
+    largest part of an hour that divides the offset (3600 for whole-hour zones)."""
+    return math.gcd(3600, offset)
+
+
+def _rollup_counts(connection, filters: Filters, bucket: int, first_minute, end_minute, offset: int):
     clauses, params = filters.conditions()
     if first_minute is not None:
         clauses.append("minute >= ?")
@@ -228,9 +276,9 @@ def _rollup_counts(connection, filters: Filters, bucket: int, first_minute, end_
     if end_minute is not None:
         clauses.append("minute < ?")
         params.append(end_minute)
-    sql = ("SELECT (minute * 60 / ?) * ? AS bucket, emotion, SUM(faces) FROM emotion_minutes"
+    sql = ("SELECT ((minute * 60 + ?) / ?) * ? - ? AS bucket, emotion, SUM(faces) FROM emotion_minutes"
            + _where(clauses) + " GROUP BY bucket, emotion")
-    for start, emotion, faces in connection.execute(sql, [bucket, bucket] + params):
+    for start, emotion, faces in connection.execute(sql, [offset, bucket, bucket, offset] + params):
         yield (start, emotion), faces
 
 
@@ -251,20 +299,21 @@ def _sessions_by_state(connection, filters: Filters) -> tuple[list[tuple], list[
     return ended, running
 
 
-def _ended_session_hours(connection, session_key: tuple) -> dict[tuple[int, str], int]:
-    """Faces per (hour since the epoch, emotion) of one ended session, counted once per process.
+def _ended_session_units(connection, session_key: tuple, unit: int = 3600) -> dict[tuple[int, str], int]:
+    """Faces per (unit since the epoch, emotion) of one ended session, counted once per process
+    and unit size (`unit` seconds, a whole number of minutes).
 
     An ended session never changes (its writer flushed every row before closing it), so a
     month of history costs one pass over the rollup per session, then nothing.
     """
     with _CACHE_LOCK:  # a visit during the start-up warm-up waits for it instead of repeating it
-        hours = _SESSION_HOURS.get(session_key)
-        if hours is None:
-            hours = {(hour, emotion): faces for hour, emotion, faces in connection.execute(
-                "SELECT minute / 60 AS hour, emotion, SUM(faces) FROM emotion_minutes WHERE session_id = ? "
-                "GROUP BY hour, emotion", [session_key[1]])}
-            _SESSION_HOURS[session_key] = hours
-        return hours
+        units = _SESSION_HOURS.get((session_key, unit))
+        if units is None:
+            units = {(number, emotion): faces for number, emotion, faces in connection.execute(
+                "SELECT minute / ? AS number, emotion, SUM(faces) FROM emotion_minutes WHERE session_id = ? "
+                "GROUP BY number, emotion", [unit // 60, session_key[1]])}
+            _SESSION_HOURS[(session_key, unit)] = units
+        return units
 
 
 def new_bucket_counts(connection: sqlite3.Connection, filters: Filters, bucket: int,
@@ -276,11 +325,25 @@ def new_bucket_counts(connection: sqlite3.Connection, filters: Filters, bucket: 
     connection.execute("BEGIN")
     try:
         last_id = connection.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
-        rows = [(start, emotion, faces) for (start, emotion), faces in
-                _detection_counts(connection, filters, bucket, after_id, last_id)] if last_id > after_id else []
+        rows = _new_counts(connection, filters, bucket, after_id, last_id) if last_id > after_id else []
     finally:
         connection.execute("COMMIT")
-    return sorted(rows), max(last_id, after_id)
+    return rows, max(last_id, after_id)
+
+
+def _new_counts(connection, filters: Filters, bucket: int, after_id: int, up_to_id: int) -> list[tuple]:
+    """New rows per bucket: SQLite counts them per UTC minute (or per bucket under a minute,
+    the same on every clock), and the few minutes are put in their local buckets here."""
+    unit = math.gcd(bucket, 60)
+    counts: dict[tuple, int] = {}
+    rows = list(_detection_counts(connection, filters, unit, after_id, up_to_id))
+    if rows and unit != bucket:
+        starts = [start for (start, _), _ in rows]
+        clock = localtime.LocalBuckets(bucket, min(starts), max(starts) + unit)
+        rows = [((clock.floor(start), emotion), faces) for (start, emotion), faces in rows]
+    for key, faces in rows:
+        counts[key] = counts.get(key, 0) + faces
+    return sorted((start, emotion, faces) for (start, emotion), faces in counts.items())
 
 
 def _time_conditions(filters: Filters) -> tuple[list[str], list]:
@@ -346,7 +409,7 @@ def _session_row(row: tuple, now: float) -> dict:
 
 def _add_emotion_totals(connection, rows: list[dict]) -> None:
     """Fill faces and dominant emotion per session: ended sessions from the per-process cache
-    of their hours (shared with the timeline), running ones from the rollup."""
+    of their units (shared with the timeline), running ones from the rollup."""
     identity = _file_identity(connection)
     running = {}
     for row in rows:
@@ -354,8 +417,8 @@ def _add_emotion_totals(connection, rows: list[dict]) -> None:
             running[row["id"]] = row
             continue
         totals: dict[str, int] = {}
-        for (_, emotion), faces in _ended_session_hours(
-                connection, (identity, row["id"], row["started_at"], row["ended_at"])).items():
+        for (_, emotion), faces in _ended_session_units(
+                connection, (identity, row["id"], row["started_at"], row["ended_at"]), _current_unit()).items():
             totals[emotion] = totals.get(emotion, 0) + faces
         row["faces"] = sum(totals.values())
         row["dominant"] = max(totals, key=totals.get) if totals else None
@@ -376,7 +439,7 @@ def _count_session_totals(connection, by_id: dict[int, dict]) -> None:
 
 
 def warm_cache(path: str | Path) -> int:
-    """Count the hours of every ended session now (at server start), so that the first visit
+    """Count the units of every ended session now (at server start), so that the first visit
     finds them counted; returns how many sessions were counted. Never raises."""
     try:
         connection = connect(path)
@@ -385,12 +448,17 @@ def warm_cache(path: str | Path) -> int:
     try:
         ended, _ = _sessions_by_state(connection, Filters())
         for session_key in ended:
-            _ended_session_hours(connection, session_key)
+            _ended_session_units(connection, session_key, _current_unit())
         return len(ended)
     except sqlite3.DatabaseError:
         return 0
     finally:
         connection.close()
+
+
+def _current_unit() -> int:
+    """The cache unit of the local clock now, which the timeline of recent days will ask for."""
+    return cache_unit(localtime.utc_offset(time.time()))
 
 
 def _file_identity(connection) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import sqlite3
 import time
@@ -9,7 +10,7 @@ import time
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard import figures, live, queries
 from dashboard.context import db_path
@@ -94,7 +95,7 @@ def _field(label: str, controls, md: int) -> dbc.Col:
 
 def _charts(timeline, distribution, export: str) -> dbc.Row:
     return dbc.Row([
-        dbc.Col(dbc.Card(dbc.CardBody([html.H2("Share of each emotion over time", className="h6"),
+        dbc.Col(dbc.Card(dbc.CardBody([html.H2("Share of all faces over time, by emotion", className="h6"),
                                        dcc.Graph(id="history-timeline", figure=timeline, config=figures.STATIC_CONFIG,
                                                  style={"height": f"{figures.CHART_HEIGHT}px"})])), lg=8),
         dbc.Col(dbc.Card(dbc.CardBody([
@@ -152,6 +153,9 @@ def _count(connection, ticking, state, now, preset, start_date, end_date, device
             return no_update  # nothing new: do not redraw the charts every tick
     if not ticking or "counts" not in (state or {}) or live.needs_recount(state):
         filters = live.resolve_filters(connection, preset, start_date, end_date, devices, sessions, emotions, now)
+        # Every emotion is counted whatever is ticked: the charts show the ticked ones as shares
+        # of all faces (53% angry stays 53% when the others are hidden); draw() applies the ticks.
+        filters = dataclasses.replace(filters, emotions=None)
         window = None if preset == "custom" else live.PRESETS.get(preset, (None, None))[1]
         state = live.full_state(connection, filters, window, now)
     state["running"] = len(status.running)
@@ -171,11 +175,52 @@ def draw(state, emotions):
         return no_update, no_update, True, _problem(state), status, ""
     if not state["counts"]:
         return no_update, no_update, True, _nothing_in_range(state), status, ""
-    shown = [e for e in EMOTIONS if e in (emotions or EMOTIONS)]
+    shown = [e for e in EMOTIONS if emotions is None or e in emotions]
+    if not shown:
+        return no_update, no_update, True, _no_emotion(), status, ""
     timeline = figures.timeline_figure(state["counts"], state["bucket"], state["range"], shown)
-    distribution = figures.distribution_figure({e: n for e, n in live.totals(state).items() if e in shown})
-    export = "/history/export.csv?" + live.filters_to_query(live.filters_from(state))
+    distribution = figures.distribution_figure(live.totals(state), shown)
+    ticked = None if len(shown) == len(EMOTIONS) else tuple(shown)
+    export = "/history/export.csv?" + live.filters_to_query(
+        dataclasses.replace(live.filters_from(state), emotions=ticked))
     return timeline, distribution, False, None, status, export
+
+
+@callback(Output("history-timeline", "figure", allow_duplicate=True), Input("history-timeline", "relayoutData"),
+          prevent_initial_call=True)
+def relabel(relayout):
+    """Local tick labels for the stretch of time shown after a zoom or pan (Plotly's own
+    labels would be UTC, and the drawn ones are only the ones for the whole range)."""
+    shown = _zoomed_range(relayout or {})
+    if shown is None:
+        return no_update
+    patch = Patch()
+    for key, value in figures.local_ticks(*shown).items():
+        patch["layout"]["xaxis"][key] = value
+    return patch
+
+
+def _zoomed_range(relayout: dict) -> tuple[float, float] | None:
+    """(start, end) in UTC seconds from Plotly's relayout event, None when the x range did not change."""
+    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        ends = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
+    elif isinstance(relayout.get("xaxis.range"), list):
+        ends = tuple(relayout["xaxis.range"][:2])
+    else:
+        return None
+    try:
+        start, end = (_utc_seconds(end) for end in ends)
+    except (TypeError, ValueError):
+        return None
+    return (start, end) if end > start else None
+
+
+def _utc_seconds(value) -> float:
+    """UTC seconds of a date axis value: the timeline's axis reads UTC (see dashboard/figures.py)."""
+    if isinstance(value, (int, float)):
+        return value / 1000
+    parsed = datetime.datetime.fromisoformat(str(value).strip().replace(" ", "T").rstrip("Z"))
+    return parsed.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 @callback(Output("history-sessions", "children"), Input("history-state", "data"), prevent_initial_call=True)
@@ -220,6 +265,11 @@ def _problem(state: dict) -> dbc.Alert:
                       html.P(state["message"], className="mb-1"),
                       html.Small(["Point the dashboard at the log with ", html.Code("--db PATH"), "."])],
                      color="warning", id="history-empty")
+
+
+def _no_emotion() -> dbc.Alert:
+    return dbc.Alert("No emotion is ticked: tick one or more to see their share of all faces.",
+                     color="secondary", id="history-none")
 
 
 def _nothing_in_range(state: dict) -> dbc.Alert:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import time
 from pathlib import Path
 
 from capture.log import LogWriter, open_log, start_session
@@ -53,3 +56,58 @@ def known_log(path: Path):
     b = write_session(db, "cam", b_rows, started_at=BASE + 3600, ended_at=BASE + 3660)
     db.close()
     return path, {a: a_rows, b: b_rows}
+
+
+def utc(*fields: int) -> float:
+    """UTC epoch seconds of a (year, month, day, hour[, minute]) reading in UTC."""
+    return datetime.datetime(*fields, tzinfo=datetime.timezone.utc).timestamp()
+
+
+# The night US daylight saving time ended in 2025: 01:00-02:00 happened twice in New York, first
+# EDT (05:00-06:00 UTC), then EST (06:00-07:00 UTC). As ../shared/cases/dst-fallback/mk_dst_db.py.
+DST_START, DST_END = utc(2025, 11, 2, 2), utc(2025, 11, 2, 11)
+EDT_1AM, EST_1AM = utc(2025, 11, 2, 5), utc(2025, 11, 2, 6)
+
+
+def dst_rows() -> list[tuple[float, str]]:
+    """A face every 20 s from 22:00 EDT to 06:00 EST (1,620): happy in the first 01:00-02:00,
+    sad in the repeated one, neutral otherwise."""
+    rows = []
+    for step in range(int((DST_END - DST_START) // 20)):
+        ts = DST_START + 20 * step
+        emotion = "happy" if EDT_1AM <= ts < EST_1AM else "sad" if EST_1AM <= ts < EST_1AM + 3600 else "neutral"
+        rows.append((ts, emotion))
+    return rows
+
+
+def dst_log(path: Path) -> Path:
+    """The dst-fallback case's log, written through the real writer as one ended session."""
+    db = open_log(path)
+    write_session(db, "0", dst_rows(), started_at=DST_START, ended_at=DST_END)
+    db.close()
+    return path
+
+
+def local_bucket_start(ts: float, bucket: int) -> int:
+    """Brute force, for checking the dashboard: the last instant at or before `ts` where the local
+    clock starts a bucket, i.e. reads a multiple of `bucket` seconds or jumps over one. Walks back
+    a minute at a time (every offset in use, and every change of one, falls on a whole minute),
+    remembering the minutes walked, per zone."""
+    if bucket < 60:
+        return int(ts // bucket * bucket)
+    known = _BUCKET_OF_MINUTE.setdefault((os.environ.get("TZ"), time.tzname, bucket), {})
+    walked, minute = [], int(ts // 60 * 60)
+    while minute not in known:
+        walked.append(minute)
+        wall = minute + time.localtime(minute).tm_gmtoff
+        wall_just_before = minute - 1 + time.localtime(minute - 60).tm_gmtoff
+        if wall % bucket == 0 or wall // bucket != wall_just_before // bucket:
+            known[minute] = minute
+            break
+        minute -= 60
+    for each in walked:
+        known[each] = known[minute]
+    return known[minute]
+
+
+_BUCKET_OF_MINUTE: dict[tuple, dict[int, int]] = {}

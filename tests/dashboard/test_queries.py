@@ -11,7 +11,7 @@ import pytest
 from capture.log import LogWriter, open_log, start_session
 from dashboard import live, queries
 from dashboard.queries import Filters
-from logdata import BASE, known_log, one_hot, write_session
+from logdata import BASE, known_log, local_bucket_start, one_hot, write_session
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def log(tmp_path):
 
 
 def expected(rows_by_session, bucket, start=None, end=None, sessions=None, emotions=None):
-    """The answer computed by brute force in Python from the rows we wrote."""
+    """The answer computed by brute force in Python from the rows we wrote, in buckets of the
+    local clock (the same as UTC multiples in a whole-hour zone without daylight saving)."""
     counts = collections.Counter()
     for session_id, rows in rows_by_session.items():
         if sessions is not None and session_id not in sessions:
@@ -28,7 +29,7 @@ def expected(rows_by_session, bucket, start=None, end=None, sessions=None, emoti
         for ts, emotion in rows:
             if (start is None or ts >= start) and (end is None or ts < end) and \
                     (emotions is None or emotion in emotions):
-                counts[(int(ts // bucket) * bucket, emotion)] += 1
+                counts[(local_bucket_start(ts, bucket), emotion)] += 1
     return sorted((s, e, n) for (s, e), n in counts.items())
 
 

@@ -31,9 +31,10 @@ def distribution(driver) -> dict[str, float] | None:
 
 
 def timeline_traces(driver) -> list[str]:
+    """The emotions drawn in the timeline (not its invisible first trace, which holds the hover's local time)."""
     return driver.execute_script(
         "const g = document.querySelector('#history-timeline .js-plotly-plot');"
-        "return g && g.data ? g.data.map(t => t.name) : [];")
+        "return g && g.data ? g.data.filter(t => t.meta !== 'local-time').map(t => t.name) : [];")
 
 
 def texts(driver, css: str) -> list[str]:

@@ -315,6 +315,28 @@ def add_markers_command(commands) -> None:
     markers.set_defaults(handler=markers_command)
 
 
+def upgrade_command(args) -> int:
+    from pathlib import Path
+
+    from capture.log import SCHEMA_VERSION, open_log
+    from model.errors import MoodlogError
+
+    if not Path(args.db).is_file():
+        raise MoodlogError(f"no log at {args.db}")
+    open_log(args.db).close()
+    print(f"{args.db} is a Moodlog log of layout {SCHEMA_VERSION}")
+    return 0
+
+
+def add_upgrade(commands) -> None:
+    upgrade = commands.add_parser(
+        "upgrade", help="upgrade a log written by an older Moodlog to the current layout, in place",
+        description="Every command that writes a log upgrades it when it opens it; the dashboard only reads, so a "
+                    "log that no daemon has opened since an update is upgraded with this. Rows are kept as they are.")
+    upgrade.add_argument("--db", default="data/moodlog.db", help="the SQLite log (default: data/moodlog.db)")
+    upgrade.set_defaults(handler=upgrade_command)
+
+
 def dashboard_command(args) -> int:
     from dashboard.app import serve
 
@@ -352,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict(commands)
     add_start(commands)
     add_markers_command(commands)
+    add_upgrade(commands)
     add_dashboard(commands)
     return parser
 

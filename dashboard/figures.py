@@ -32,7 +32,7 @@ TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
 MAX_TICKS = 6
 
 
-def _layout(height: int, **extra) -> dict:
+def chart_layout(height: int, **extra) -> dict:
     """The look shared by every chart: white, light grid, no title, tight margins."""
     axis = {"gridcolor": GRID, "linecolor": GRID, "zerolinecolor": GRID, "automargin": True, "fixedrange": True}
     layout = {"height": height, "paper_bgcolor": "white", "plot_bgcolor": "white",
@@ -76,7 +76,7 @@ def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: lis
     # The hover box's title would be the UTC x value; the first trace writes the local time instead.
     xaxis = {"type": "date", "range": [localtime.utc_iso(start), localtime.utc_iso(end)], "fixedrange": False,
              "unifiedhovertitle": {"text": " "}, **local_ticks(start, end)}
-    layout = _layout(CHART_HEIGHT, hovermode="x unified", showlegend=True,
+    layout = chart_layout(CHART_HEIGHT, hovermode="x unified", showlegend=True,
                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "traceorder": "normal"},
                      margin={"t": 36}, xaxis=xaxis, yaxis={"tickformat": ".0%", "range": [0, 1]})
     return {"data": data, "layout": layout}
@@ -140,7 +140,7 @@ def distribution_figure(totals: dict[str, int], emotions=EMOTIONS) -> dict:
     bars = {"type": "bar", "orientation": "h", "x": [totals[e] for e in names], "y": names,
             "marker": {"color": [COLOURS[e] for e in names]}, "textposition": "auto", "text": shares,
             "hovertemplate": "%{y}: %{x} faces, %{text} of all faces<extra></extra>"}
-    return {"data": [bars], "layout": _layout(CHART_HEIGHT)}
+    return {"data": [bars], "layout": chart_layout(CHART_HEIGHT)}
 
 
 def probability_figure(probabilities: dict[str, float]) -> dict:
@@ -149,7 +149,7 @@ def probability_figure(probabilities: dict[str, float]) -> dict:
     bars = {"type": "bar", "orientation": "h", "x": [probabilities[e] for e in names], "y": names,
             "marker": {"color": [COLOURS[e] for e in names]}, "text": [f"{probabilities[e]:.0%}" for e in names],
             "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{y}: %{x:.1%}<extra></extra>"}
-    layout = _layout(200, xaxis={"range": [0, 1.15], "showticklabels": False, "showgrid": False})
+    layout = chart_layout(200, xaxis={"range": [0, 1.15], "showticklabels": False, "showgrid": False})
     return {"data": [bars], "layout": layout}
 
 
@@ -159,7 +159,7 @@ def recall_figure(recall: dict[str, float]) -> dict:
     bars = {"type": "bar", "orientation": "h", "x": [recall[e] for e in names], "y": names,
             "marker": {"color": [COLOURS[e] for e in names]}, "text": [f"{recall[e]:.0%}" for e in names],
             "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{y}: recall %{x:.1%}<extra></extra>"}
-    return {"data": [bars], "layout": _layout(260, xaxis={"range": [0, 1.1], "tickformat": ".0%"})}
+    return {"data": [bars], "layout": chart_layout(260, xaxis={"range": [0, 1.1], "tickformat": ".0%"})}
 
 
 def crossdomain_tables(figures: dict) -> list[tuple[str, list[list[str]]]]:

@@ -13,7 +13,7 @@ from dashboard.report import CrossDomain, ModelReport, read_report
 from model.classifier import DEFAULT_MODEL
 from model.report import crossdomain_meaning, measured_line
 
-dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=2)
+dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=3)
 
 
 def layout(**_query) -> html.Div:

@@ -12,7 +12,7 @@ from dashboard.context import preload_recognizer, recognizer
 from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
 from model.labels import COLOURS
 
-dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=1)
+dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=2)
 
 
 def layout(**_query) -> html.Div:

@@ -1,0 +1,234 @@
+"""Sessions page: compare sessions as a study does. A summary table per session (labels, duration,
+faces, mean probability and share of each emotion, valence, outages), one session's curves on its
+own time with markers, outages and uncertain readings, its segments between markers, and several
+sessions overlaid on time since their start. Filter by session labels and by track (person)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import localtime, queries, session_figures, sessions
+from dashboard.context import db_path
+from dashboard.queries import LogUnavailable
+from model.labels import EMOTIONS
+
+dash.register_page(__name__, path="/sessions", name="Sessions", title="Moodlog · Sessions", order=1)
+
+MOST_OVERLAID = 10
+BUCKETS = [("auto", "auto"), ("1 s", 1.0), ("5 s", 5.0), ("10 s", 10.0), ("30 s", 30.0), ("1 min", 60.0), ("5 min", 300.0),
+           ("15 min", 900.0), ("1 h", 3600.0)]
+SCHEMA_NEEDED = 3
+# "auto" steps a session into about this many points (a 6 s clip: 0.1 s; an hour: 30 s).
+AUTO_POINTS = 120
+STEPS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def step_for(bucket, duration: float | None) -> float:
+    """The chosen step in seconds, or for "auto" the first of STEPS giving at most AUTO_POINTS points."""
+    if bucket not in (None, "", "auto"):
+        return float(bucket)
+    return next((s for s in STEPS if (duration or 0.0) / s <= AUTO_POINTS), STEPS[-1])
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        html.H1("Sessions", className="h3"),
+        html.P(["Each session on its own time: seconds since its start, video time for a file. ",
+                html.Span(sessions.VALENCE_DEFINITION, id="sessions-valence-definition")],
+               className="text-muted small"),
+        dbc.Card(dbc.CardBody(dbc.Row([
+            dbc.Col([dbc.Label("Labels", html_for="sessions-labels", className="small mb-1"),
+                     dbc.Input(id="sessions-labels", placeholder="participant=P07, condition=B", debounce=True,
+                               type="text")], md=4),
+            dbc.Col([dbc.Label("Session", html_for="sessions-one", className="small mb-1"),
+                     dcc.Dropdown(id="sessions-one", clearable=False, placeholder="choose a session")], md=4),
+            dbc.Col([dbc.Label("Track (person)", html_for="sessions-track", className="small mb-1"),
+                     dcc.Dropdown(id="sessions-track", placeholder="all faces")], md=2),
+            dbc.Col([dbc.Label("Step", html_for="sessions-bucket", className="small mb-1"),
+                     dbc.Select(id="sessions-bucket", options=[{"label": n, "value": v} for n, v in BUCKETS],
+                                value="auto")], md=2),
+        ], className="g-2")), className="mb-3"),
+        html.Div(id="sessions-message"),
+        dbc.Card(dbc.CardBody([
+            html.Div([html.H2("Summary per session", className="h6 mb-0 me-3"),
+                      html.A("Download CSV", id="sessions-export", download="moodlog-sessions.csv", href="",
+                             className="small")], className="d-flex align-items-baseline mb-2"),
+            html.Div(id="sessions-summary", className="table-responsive")]), className="mb-3"),
+        dbc.Card(dbc.CardBody([
+            html.H2("One session over time", className="h6"),
+            dcc.Graph(id="sessions-intensity", config={"displaylogo": False, "responsive": True}),
+            html.H3("Between markers", className="h6 mt-3"),
+            html.Div(id="sessions-segments", className="table-responsive")]), className="mb-3"),
+        dbc.Card(dbc.CardBody([
+            dbc.Row([dbc.Col(html.H2("Sessions side by side", className="h6"), md=6),
+                     dbc.Col(dbc.Select(id="sessions-measure", value="valence",
+                                        options=[{"label": "valence", "value": "valence"}] +
+                                                [{"label": f"mean P({e})", "value": e} for e in EMOTIONS]), md=6)]),
+            dcc.Graph(id="sessions-overlay", config={"displaylogo": False, "responsive": True})])),
+    ])
+
+
+def _connect():
+    connection = queries.connect(db_path())
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version < SCHEMA_NEEDED:
+        connection.close()
+        raise LogUnavailable(f"this log was written by an older Moodlog (layout {version}); open it once with "
+                             f"`python app.py upgrade --db {db_path()}` to upgrade it in place")
+    return connection
+
+
+@callback(Output("sessions-summary", "children"), Output("sessions-one", "options"), Output("sessions-one", "value"),
+          Output("sessions-export", "href"), Output("sessions-message", "children"),
+          Input("sessions-labels", "value"), State("sessions-one", "value"))
+def summary(labels_text, chosen):
+    """The summary table of the sessions whose labels match, newest first."""
+    try:
+        wanted = sessions.label_filter(labels_text)
+    except ValueError as error:
+        return None, [], None, "", dbc.Alert(f"Labels: {error}; write NAME=VALUE, separated by commas.",
+                                             color="warning")
+    try:
+        connection = _connect()
+    except LogUnavailable as error:
+        return None, [], None, "", dbc.Alert(str(error), color="info")
+    try:
+        rows = sessions.summaries(connection, sessions.session_ids(connection, wanted))
+    except sqlite3.DatabaseError as error:
+        return None, [], None, "", dbc.Alert(f"the log cannot be read: {error}", color="warning")
+    finally:
+        connection.close()
+    if not rows:
+        note = "No session has these labels." if wanted else "Nothing captured yet."
+        return None, [], None, "", dbc.Alert(note, color="secondary")
+    options = [{"label": f"#{r.id} · {_labels(r.labels) or r.device}", "value": r.id} for r in rows]
+    value = chosen if chosen in {r.id for r in rows} else rows[0].id
+    return _table(rows), options, value, "data:text/csv;charset=utf-8," + _quote(summary_csv(rows)), None
+
+
+def _labels(labels: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text)
+
+
+def summary_csv(rows) -> str:
+    """The summary table as CSV: one row per session, local start time with its UTC offset,
+    a column per label name, shares and means 0-1."""
+    names = sorted({name for r in rows for name in r.labels})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["session", "device", "kind", *names, "note", "started", "duration_s", "face_share", "faces",
+                     *[f"mean_{e}" for e in EMOTIONS], *[f"share_{e}" for e in EMOTIONS], "valence", "outages",
+                     "outage_s", "reconnects", "markers", "version", "model_sha256", "settings"])
+    for r in rows:
+        writer.writerow([r.id, r.device, r.kind, *[r.labels.get(n, "") for n in names], r.note or "",
+                         localtime.iso(r.started_at), _round(r.duration), _round(r.face_share), r.faces,
+                         *[_round(r.mean.get(e)) for e in EMOTIONS], *[_round(r.share.get(e)) for e in EMOTIONS],
+                         _round(r.valence), r.outages, _round(r.outage_seconds), r.reconnects, r.markers,
+                         r.version or "", r.model_sha256 or "", json.dumps(r.settings, sort_keys=True)])
+    return out.getvalue()
+
+
+def _round(value, digits: int = 4):
+    return "" if value is None else round(value, digits)
+
+
+def _table(rows) -> html.Table:
+    head = ["Session", "Labels", "Started", "Duration", "Face in frame", "Faces", *EMOTIONS, "Valence", "Outages"]
+    body = []
+    for r in rows:
+        cells = [html.Td(f"#{r.id}", title=r.device), html.Td(_labels(r.labels) or "—", title=r.note or ""),
+                 html.Td(localtime.label(r.started_at, "%Y-%m-%d %H:%M %Z")),
+                 html.Td(session_figures.clock(r.duration) if r.duration is not None else "—"),
+                 html.Td("—" if r.face_share is None else f"{r.face_share:.0%}"), html.Td(f"{r.faces:,}")]
+        cells += [html.Td("—" if not r.mean else f"{r.mean[e]:.2f} · {r.share[e]:.0%}",
+                          title=f"mean probability of {e} · share of readings whose top emotion is {e}")
+                  for e in EMOTIONS]
+        cells.append(html.Td("—" if r.valence is None else f"{r.valence:+.2f}"))
+        cells.append(html.Td(f"{r.outages} ({session_figures.clock(r.outage_seconds)})" if r.outages else "0"))
+        body.append(html.Tr(cells))
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+                      className="table table-sm table-hover align-middle mb-0 text-nowrap", id="sessions-table")
+
+
+@callback(Output("sessions-track", "options"), Output("sessions-track", "value"), Input("sessions-one", "value"))
+def track_choices(session_id):
+    if session_id is None:
+        return [], None
+    try:
+        connection = _connect()
+    except LogUnavailable:
+        return [], None
+    try:
+        found = sessions.tracks(connection, session_id)
+    finally:
+        connection.close()
+    return [{"label": f"track {track} ({faces:,} faces)", "value": track} for track, faces in found], None
+
+
+@callback(Output("sessions-intensity", "figure"), Output("sessions-segments", "children"),
+          Input("sessions-one", "value"), Input("sessions-track", "value"), Input("sessions-bucket", "value"))
+def one_session(session_id, track, bucket):
+    """The chosen session's curves, markers, outages and segments."""
+    if session_id is None:
+        return {"data": [], "layout": {}}, None
+    try:
+        connection = _connect()
+    except LogUnavailable:
+        return {"data": [], "layout": {}}, None
+    try:
+        summary_row = sessions.summaries(connection, [session_id])
+        duration = summary_row[0].duration if summary_row else None
+        curves = sessions.series(connection, session_id, step_for(bucket, duration), track)
+        marks = sessions.markers(connection, session_id)
+        outages = sessions.gaps(connection, session_id)
+        pieces = sessions.segments(connection, session_id) if marks else []
+    finally:
+        connection.close()
+    figure = session_figures.intensity_figure(curves, EMOTIONS, marks, outages, duration)
+    return figure, _segments_table(pieces) if pieces else html.P(
+        "No markers in this session: add them with `python app.py markers FILE.csv --session "
+        f"{session_id}`, or during live capture.", className="text-muted small mb-0")
+
+
+def _segments_table(pieces) -> html.Table:
+    head = ["From", "To", "Marker", "Faces", *EMOTIONS, "Valence"]
+    rows = [html.Tr([html.Td(session_figures.clock(p.start)), html.Td("end" if p.end is None else
+                                                                    session_figures.clock(p.end)),
+                     html.Td(p.label), html.Td(f"{p.faces:,}"),
+                     *[html.Td("—" if not p.mean else f"{p.mean[e]:.2f} · {p.share[e]:.0%}") for e in EMOTIONS],
+                     html.Td("—" if p.valence is None else f"{p.valence:+.2f}")]) for p in pieces]
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+                      className="table table-sm align-middle mb-0 text-nowrap", id="sessions-segments-table")
+
+
+@callback(Output("sessions-overlay", "figure"), Input("sessions-one", "options"), Input("sessions-measure", "value"),
+          Input("sessions-bucket", "value"))
+def overlay(options, measure, bucket):
+    """Up to MOST_OVERLAID of the listed sessions on time since their start."""
+    if not options:
+        return {"data": [], "layout": {}}
+    try:
+        connection = _connect()
+    except LogUnavailable:
+        return {"data": [], "layout": {}}
+    try:
+        chosen = sessions.summaries(connection, [o["value"] for o in options[:MOST_OVERLAID]])
+        longest = max((r.duration or 0.0 for r in chosen), default=0.0)
+        curves = [(o["label"], sessions.series(connection, o["value"], step_for(bucket, longest)))
+                  for o in options[:MOST_OVERLAID]]
+    finally:
+        connection.close()
+    return session_figures.overlay_figure(curves, measure or "valence")

@@ -1,0 +1,252 @@
+"""Queries for analysing sessions: what a researcher compares between participants and conditions.
+
+- `summaries`: one row per session: its labels, duration (video time for a file), share of
+  frames with a face, faces, mean probability of each emotion, share of readings per emotion,
+  outages; from the session row and the `emotion_minutes` rollup (its probability sums), so a
+  month-long live session costs as little as a one-minute clip.
+- `series`: mean probability of each emotion and valence over time since each session's start
+  (media time), per bucket; from the detections for sessions up to DETAIL_FACES faces or with a
+  track filter, else from the rollup at minute resolution.
+- `segments`: a session cut at its markers, each piece summarised as above.
+
+Valence is the mean probability of the positive emotion minus that of the negative ones:
+happy - (angry + disgust + fear + sad), from -1 to 1; surprise and neutral count as neither, as
+surprise can be either (FaceReader's valence instead subtracts only the strongest negative emotion).
+Rows logged before schema 3 have no media time: their time since the session's start stands in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from model.labels import EMOTIONS
+
+POSITIVE = ("happy",)
+NEGATIVE = ("angry", "disgust", "fear", "sad")
+VALENCE_DEFINITION = ("valence = mean P(happy) - mean [P(angry) + P(disgust) + P(fear) + P(sad)], -1 to 1; "
+                      "surprise and neutral count as neither")
+# Sessions with more faces than this chart from the per-minute rollup (one point a minute); fewer,
+# from their detections (any bucket). A 1-hour file at 30 fps with one face is 108,000 faces.
+DETAIL_FACES = 250_000
+# Readings below this confidence (top probability) are "uncertain": drawn apart, counted apart.
+LOW_CONFIDENCE = 0.5
+MEDIA_TIME = "COALESCE(d.media_time, d.ts - s.started_at)"
+
+
+@dataclass
+class SessionSummary:
+    """One session as the summary table shows it; times in seconds, shares 0-1."""
+    id: int
+    device: str
+    kind: str
+    labels: dict
+    note: str | None
+    started_at: float
+    duration: float | None
+    status: str | None
+    frames_analysed: int
+    face_share: float | None
+    faces: int
+    mean: dict[str, float]
+    share: dict[str, float]
+    outages: int
+    outage_seconds: float
+    reconnects: int
+    markers: int
+    valence: float | None = None
+    settings: dict = field(default_factory=dict)
+    version: str | None = None
+    model_sha256: str | None = None
+
+
+def label_filter(text: str | None) -> dict[str, str]:
+    """'participant=P07, condition=B' -> {'participant': 'P07', 'condition': 'B'}; ValueError when a
+    part is not NAME=VALUE."""
+    wanted = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{part.strip()!r} is not NAME=VALUE")
+        wanted[name.strip()] = value.strip()
+    return wanted
+
+
+def session_ids(connection: sqlite3.Connection, labels: dict[str, str] | None = None,
+                chosen: list[int] | None = None) -> list[int]:
+    """Sessions whose labels include every NAME=VALUE of `labels`, among `chosen` (all when None),
+    newest first."""
+    clauses, params = [], []
+    for name, value in (labels or {}).items():
+        clauses.append("json_extract(labels, ?) = ?")
+        params += [f'$."{name}"', value]
+    if chosen:
+        clauses.append(f"id IN ({', '.join('?' * len(chosen))})")
+        params += list(chosen)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return [row[0] for row in connection.execute(f"SELECT id FROM sessions{where} ORDER BY started_at DESC", params)]
+
+
+def summaries(connection: sqlite3.Connection, ids: list[int]) -> list[SessionSummary]:
+    """A SessionSummary per id, in the order given."""
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    sums = ", ".join(f"SUM(sum_{e})" for e in EMOTIONS)
+    rollup = {row[0]: row[1:] for row in connection.execute(
+        f"SELECT session_id, SUM(faces), {sums} FROM emotion_minutes WHERE session_id IN ({marks}) GROUP BY 1", ids)}
+    tops: dict[int, dict[str, int]] = {}
+    for session_id, emotion, faces in connection.execute(
+            f"SELECT session_id, emotion, SUM(faces) FROM emotion_minutes WHERE session_id IN ({marks}) GROUP BY 1, 2",
+            ids):
+        tops.setdefault(session_id, {})[emotion] = faces
+    outages = {row[0]: row[1:] for row in connection.execute(
+        f"SELECT session_id, count(*), SUM(ended_at - started_at) FROM gaps WHERE session_id IN ({marks}) GROUP BY 1",
+        ids)}
+    markers = dict(connection.execute(
+        f"SELECT session_id, count(*) FROM markers WHERE session_id IN ({marks}) GROUP BY 1", ids).fetchall())
+    rows = {row["id"]: row for row in _session_rows(connection, ids)}
+    return [_summary(rows[i], rollup.get(i), tops.get(i, {}), outages.get(i, (0, 0.0)), markers.get(i, 0))
+            for i in ids if i in rows]
+
+
+def _session_rows(connection, ids):
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute(f"SELECT * FROM sessions WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    finally:
+        connection.row_factory = None
+
+
+def _summary(row, rollup, tops: dict[str, int], outages, markers: int) -> SessionSummary:
+    faces = int(rollup[0]) if rollup and rollup[0] else 0
+    mean = {e: (rollup[1 + i] or 0.0) / faces for i, e in enumerate(EMOTIONS)} if faces else {}
+    share = {e: tops.get(e, 0) / faces for e in EMOTIONS} if faces else {}
+    analysed = row["frames_analysed"] or 0
+    return SessionSummary(
+        id=row["id"], device=row["device"], kind=row["kind"] or "live", labels=json.loads(row["labels"] or "{}"),
+        note=row["note"], started_at=row["started_at"], duration=session_duration(row), status=row["status"],
+        frames_analysed=analysed,
+        face_share=(analysed - (row["frames_without_face"] or 0)) / analysed if analysed else None,
+        faces=faces, mean=mean, share=share, outages=int(outages[0] or 0), outage_seconds=float(outages[1] or 0.0),
+        reconnects=row["reconnects"] or 0, markers=markers, valence=valence(mean) if mean else None,
+        settings=json.loads(row["settings"] or "{}"), version=row["version"], model_sha256=row["model_sha256"])
+
+
+def session_duration(row) -> float | None:
+    """A file's duration in video time (its measured or container duration); a live session's in
+    wall time, up to its end or its last heartbeat."""
+    if (row["kind"] or "") == "file" and row["source_duration"]:
+        return float(row["source_duration"])
+    end = row["ended_at"] or row["updated_at"]
+    return None if end is None else max(end - row["started_at"], 0.0)
+
+
+def valence(mean: dict[str, float]) -> float:
+    """See VALENCE_DEFINITION."""
+    return sum(mean.get(e, 0.0) for e in POSITIVE) - sum(mean.get(e, 0.0) for e in NEGATIVE)
+
+
+@dataclass
+class Series:
+    """One session's curves over time since its start: bucket starts (s), faces, mean probability
+    per emotion, valence, and the share of uncertain readings, per bucket."""
+    session_id: int
+    seconds: list[float]
+    faces: list[int]
+    mean: dict[str, list[float]]
+    valence: list[float]
+    uncertain: list[float]
+    resolution: str
+
+
+def series(connection: sqlite3.Connection, session_id: int, bucket: float, track: int | None = None) -> Series:
+    """Curves of one session in buckets of `bucket` seconds of its own time (see the module notes)."""
+    faces_total = connection.execute("SELECT faces FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if track is None and faces_total and (faces_total[0] or 0) > DETAIL_FACES:
+        return _rollup_series(connection, session_id, max(bucket, 60.0))
+    means = ", ".join(f"AVG(d.[{e}])" for e in EMOTIONS)
+    where, params = "d.session_id = ?", [bucket, session_id]
+    if track is not None:
+        where += " AND d.track = ?"
+        params.append(track)
+    rows = connection.execute(
+        f"SELECT CAST({MEDIA_TIME} / ? AS INTEGER) AS b, count(*), {means}, "
+        f"AVG(d.confidence < {LOW_CONFIDENCE}) FROM detections d JOIN sessions s ON s.id = d.session_id "
+        f"WHERE {where} GROUP BY b ORDER BY b", params).fetchall()
+    return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(EMOTIONS)], r[-1]) for r in rows], "detections")
+
+
+def _rollup_series(connection, session_id: int, bucket: float) -> Series:
+    sums = ", ".join(f"SUM(m.sum_{e}) / SUM(m.faces)" for e in EMOTIONS)
+    rows = connection.execute(
+        f"SELECT CAST((m.minute * 60 - s.started_at) / ? AS INTEGER) AS b, SUM(m.faces), {sums} "
+        f"FROM emotion_minutes m JOIN sessions s ON s.id = m.session_id WHERE m.session_id = ? GROUP BY b ORDER BY b",
+        [bucket, session_id]).fetchall()
+    return _series(session_id, [(max(r[0], 0) * bucket, r[1], r[2:], None) for r in rows], "minutes")
+
+
+def _series(session_id, rows, resolution) -> Series:
+    mean = {e: [float(r[2][i] or 0.0) for r in rows] for i, e in enumerate(EMOTIONS)}
+    points = [dict(zip(EMOTIONS, (float(v or 0.0) for v in r[2]))) for r in rows]
+    return Series(session_id, [float(r[0]) for r in rows], [int(r[1]) for r in rows], mean,
+                  [valence(p) for p in points], [None if r[3] is None else float(r[3]) for r in rows], resolution)
+
+
+def tracks(connection: sqlite3.Connection, session_id: int) -> list[tuple[int, int]]:
+    """(track, faces) of a session, most faces first."""
+    return connection.execute("SELECT track, count(*) FROM detections WHERE session_id = ? AND track IS NOT NULL "
+                              "GROUP BY track ORDER BY 2 DESC, 1", [session_id]).fetchall()
+
+
+def markers(connection: sqlite3.Connection, session_id: int) -> list[tuple[float, float, str, str]]:
+    """(media time s, wall time, label, source) of a session's markers, in time order."""
+    return connection.execute("SELECT media_time, ts, label, source FROM markers WHERE session_id = ? "
+                              "ORDER BY media_time, id", [session_id]).fetchall()
+
+
+def gaps(connection: sqlite3.Connection, session_id: int) -> list[tuple[float, float, str]]:
+    """(from, to in seconds since the session's start, reason) of a session's outages."""
+    return connection.execute("SELECT g.started_at - s.started_at, g.ended_at - s.started_at, g.reason FROM gaps g "
+                              "JOIN sessions s ON s.id = g.session_id WHERE g.session_id = ? ORDER BY 1",
+                              [session_id]).fetchall()
+
+
+@dataclass
+class Segment:
+    """A stretch of a session between markers: from/to (s since its start; to None = the end),
+    the marker that opens it ('start' before the first), faces, mean probabilities, shares."""
+    label: str
+    start: float
+    end: float | None
+    faces: int
+    mean: dict[str, float]
+    share: dict[str, float]
+    valence: float | None
+
+
+def segments(connection: sqlite3.Connection, session_id: int) -> list[Segment]:
+    """The session cut at each marker's media time; one Segment per stretch (empty ones too)."""
+    cuts = [(float(m[0]), m[2]) for m in markers(connection, session_id)]
+    if not cuts or cuts[0][0] > 0:
+        cuts.insert(0, (0.0, "start"))
+    return [_segment(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
+            for i, (start, label) in enumerate(cuts)]
+
+
+def _segment(connection, session_id: int, label: str, start: float, end: float | None) -> Segment:
+    means = ", ".join(f"AVG(d.[{e}])" for e in EMOTIONS)
+    tops = ", ".join(f"AVG(d.emotion = '{e}')" for e in EMOTIONS)
+    bound, params = f"{MEDIA_TIME} >= ?", [session_id, start]
+    if end is not None:
+        bound += f" AND {MEDIA_TIME} < ?"
+        params.append(end)
+    row = connection.execute(f"SELECT count(*), {means}, {tops} FROM detections d JOIN sessions s ON s.id = "
+                             f"d.session_id WHERE d.session_id = ? AND {bound}", params).fetchone()
+    faces = int(row[0])
+    mean = {e: float(row[1 + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
+    share = {e: float(row[1 + len(EMOTIONS) + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
+    return Segment(label, start, end, faces, mean, share, valence(mean) if faces else None)

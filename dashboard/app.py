@@ -78,18 +78,24 @@ def export_csv() -> flask.Response:
 
 
 def _csv_lines(connection, filters):
-    """CSV text in chunks: a local-time column first, then the detection columns as stored.
+    """CSV text in chunks: a local-time column first, then the detection columns as stored (with
+    `media_time`, the position in the video, where the log has it), then one column per session
+    label name (label_participant...).
 
     The local time carries its UTC offset (2025-11-02T01:30:00.000-05:00), so the two readings
     of the hour repeated when daylight saving ends stay apart and sort as they happened.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(("local_time",) + queries.EXPORT_COLUMNS)
-    ts_at = queries.EXPORT_COLUMNS.index("ts")
     try:
-        for count, row in enumerate(queries.export_rows(connection, filters), start=1):
-            writer.writerow((localtime.iso(row[ts_at], "milliseconds"),) + row)
+        columns = queries.export_columns(connection)
+        labels = queries.session_labels(connection)
+        names = sorted({name for found in labels.values() for name in found})
+        writer.writerow(("local_time",) + columns + tuple(f"label_{name}" for name in names))
+        ts_at, session_at = columns.index("ts"), columns.index("session_id")
+        for count, row in enumerate(queries.export_rows(connection, filters, columns), start=1):
+            session = labels.get(row[session_at], {})
+            writer.writerow((localtime.iso(row[ts_at], "milliseconds"),) + row + tuple(session.get(n, "") for n in names))
             if count % queries.EXPORT_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -16,6 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -392,19 +393,41 @@ def session_table(connection: sqlite3.Connection, filters: Filters, now: float |
     if filters.sessions is not None:
         clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
         params += list(filters.sessions)
-    sql = ("SELECT id, device, started_at, ended_at, updated_at, status, frames_analysed FROM sessions"
-           + _where(clauses) + " ORDER BY started_at DESC LIMIT ?")
+    present = columns_of(connection, "sessions")
+    extra = [c if c in present else f"NULL AS {c}" for c in SESSION_EXTRAS]
+    sql = ("SELECT id, device, started_at, ended_at, updated_at, status, frames_analysed, " + ", ".join(extra) +
+           " FROM sessions" + _where(clauses) + " ORDER BY started_at DESC LIMIT ?")
     rows = [_session_row(row, now) for row in connection.execute(sql, params + [SESSION_ROWS])]
     _add_emotion_totals(connection, rows)
+    _add_outages(connection, rows)
     return rows
 
 
+# Shown in the Sessions table where the log has them (schema 3; older logs: None).
+SESSION_EXTRAS = ("kind", "labels", "source_duration", "frames_without_face", "reconnects")
+
+
 def _session_row(row: tuple, now: float) -> dict:
-    session_id, device, started_at, ended_at, updated_at, status, frames = row
+    session_id, device, started_at, ended_at, updated_at, status, frames, kind, labels, video, faceless, reconnects = row
     end = ended_at if ended_at is not None else (now if status == "running" else updated_at or started_at)
+    # A file's duration is its video time, not the seconds it took to analyse.
+    duration = video if kind == "file" and video else max(0.0, end - started_at)
     return {"id": session_id, "device": device, "started_at": started_at, "ended_at": ended_at,
-            "duration": max(0.0, end - started_at), "status": status or "", "frames": frames or 0, "faces": 0,
-            "dominant": None}
+            "duration": duration, "status": status or "", "frames": frames or 0, "faces": 0,
+            "dominant": None, "kind": kind or "", "labels": json.loads(labels) if labels else {},
+            "face_share": (frames - (faceless or 0)) / frames if frames else None, "reconnects": reconnects or 0,
+            "outages": 0, "outage_seconds": 0.0}
+
+
+def _add_outages(connection, rows: list[dict]) -> None:
+    """Outages (gaps) per session: count and seconds."""
+    if not rows:
+        return
+    by_id = {row["id"]: row for row in rows}
+    for session_id, count, seconds in connection.execute(
+            "SELECT session_id, count(*), SUM(ended_at - started_at) FROM gaps WHERE session_id IN ("
+            + ", ".join("?" * len(by_id)) + ") GROUP BY session_id", list(by_id)):
+        by_id[session_id].update(outages=count, outage_seconds=seconds or 0.0)
 
 
 def _add_emotion_totals(connection, rows: list[dict]) -> None:
@@ -468,14 +491,38 @@ def _file_identity(connection) -> tuple:
     return path, os.stat(path).st_ino
 
 
-def export_rows(connection: sqlite3.Connection, filters: Filters) -> Iterator[tuple]:
-    """Every detection in the filtered range, oldest first, as tuples in EXPORT_COLUMNS order.
+def columns_of(connection: sqlite3.Connection, table: str) -> set[str]:
+    """The column names of `table` (a log of an older layout lacks some)."""
+    return {row[1] for row in connection.execute(f"PRAGMA table_info([{table}])")}
+
+
+def export_columns(connection: sqlite3.Connection) -> tuple[str, ...]:
+    """EXPORT_COLUMNS, and `media_time` (seconds from the start of the source: the position in a
+    video) where the log has it (schema 3)."""
+    return EXPORT_COLUMNS + (("media_time",) if "media_time" in columns_of(connection, "detections") else ())
+
+
+def session_labels(connection: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """{session id: its labels} for every session with labels ({} for a log without them)."""
+    if "labels" not in columns_of(connection, "sessions"):
+        return {}
+    found = {}
+    for session_id, text in connection.execute("SELECT id, labels FROM sessions WHERE labels NOT IN ('', '{}')"):
+        try:
+            found[session_id] = json.loads(text)
+        except ValueError:
+            continue
+    return found
+
+
+def export_rows(connection: sqlite3.Connection, filters: Filters, columns=EXPORT_COLUMNS) -> Iterator[tuple]:
+    """Every detection in the filtered range, oldest first, as tuples in `columns` order.
 
     Fetched in chunks so that a month of detections streams without being held in memory.
     """
     clauses, params = _time_conditions(filters)
     more_clauses, more_params = filters.conditions()
-    sql = ("SELECT " + ", ".join(EXPORT_COLUMNS) + " FROM detections" + _where(clauses + more_clauses)
+    sql = ("SELECT " + ", ".join(columns) + " FROM detections" + _where(clauses + more_clauses)
            + " ORDER BY ts, id")
     cursor = connection.execute(sql, params + more_params)
     while chunk := cursor.fetchmany(EXPORT_CHUNK):

@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
-from dashboard import figures, live, queries
+from dashboard import figures, live, localtime, queries
 from dashboard.context import db_path
 from dashboard.queries import LogUnavailable
 from model.labels import COLOURS, EMOTIONS
@@ -280,12 +280,16 @@ def _nothing_in_range(state: dict) -> dbc.Alert:
 
 
 def _table(rows: list[dict]) -> html.Table:
-    header = html.Thead(html.Tr([html.Th(h) for h in
-                                 ("Session", "Device", "Started", "Duration", "Frames", "Faces", "Mostly", "Status")]))
+    header = html.Thead(html.Tr([html.Th(h) for h in ("Session", "Device", "Labels", "Started", "Duration", "Frames",
+                                                      "Face in frame", "Faces", "Mostly", "Outages", "Status")]))
     body = html.Tbody([html.Tr([
-        html.Td(f"#{r['id']}"), html.Td(str(r["device"])), html.Td(_when(r["started_at"])),
-        html.Td(_duration(r["duration"])), html.Td(f"{r['frames']:,}"), html.Td(f"{r['faces']:,}"),
-        html.Td(_emotion_badge(r["dominant"])), html.Td(r["status"]),
+        html.Td(f"#{r['id']}"), html.Td(str(r["device"])),
+        html.Td(", ".join(f"{k}={v}" for k, v in r["labels"].items()) or "—"),
+        html.Td(_when(r["started_at"])),
+        html.Td(_duration(r["duration"]) + (" of video" if r["kind"] == "file" else "")),
+        html.Td(f"{r['frames']:,}"), html.Td("—" if r["face_share"] is None else f"{r['face_share']:.0%}"),
+        html.Td(f"{r['faces']:,}"), html.Td(_emotion_badge(r["dominant"])),
+        html.Td(_outages(r)), html.Td(r["status"]),
     ]) for r in rows])
     return html.Table([header, body], className="table table-sm table-hover align-middle mb-0 text-nowrap")
 
@@ -296,8 +300,17 @@ def _emotion_badge(emotion: str | None):
     return html.Span([html.Span(className="emotion-dot", style={"backgroundColor": COLOURS[emotion]}), emotion])
 
 
+def _outages(row: dict) -> str:
+    """Camera or stream outages and reconnects: '2 (1 min 5 s), 2 reconnects' or '0'."""
+    if not row["outages"]:
+        return "0"
+    text = f"{row['outages']} ({_duration(row['outage_seconds'])})"
+    return text + (f", {row['reconnects']} reconnect{'s' if row['reconnects'] != 1 else ''}" if row["reconnects"] else "")
+
+
 def _when(ts: float | None) -> str:
-    return "—" if ts is None else datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    """Local time with the zone's abbreviation, so the hour repeated in autumn reads apart (EDT, EST)."""
+    return "—" if ts is None else localtime.label(ts, "%Y-%m-%d %H:%M %Z")
 
 
 def _duration(seconds: float) -> str:

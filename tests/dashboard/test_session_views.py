@@ -1,0 +1,112 @@
+"""Research views on a real log written by capture.log: the CSV export's media time and label
+columns, the History sessions table's labels, face share, outages and video durations, and the
+Sessions page's queries (summaries, curves, segments between markers, label filter, valence)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from capture.log import LogWriter, SessionDetails, add_markers, open_log, start_session
+from dashboard import queries, sessions
+from dashboard.app import create_app
+from logdata import one_hot
+
+BASE = 1_790_000_000.0
+
+
+@pytest.fixture(scope="module")
+def research_db(tmp_path_factory):
+    """Session 1: a 60 s file (30 fps sampled at 1 fps), labelled P07/A, happy for 30 s then sad, two
+    markers. Session 2: a live camera, P08/B, angry, one 5 s outage. Session 3: unlabelled, no faces."""
+    path = tmp_path_factory.mktemp("research") / "moodlog.db"
+    db = open_log(path)
+    file_id = start_session(db, device="p07.mp4", model="m", detector="d", started_at=BASE, details=SessionDetails(
+        kind="file", source_fps=30.0, source_frames=1800, source_duration=60.0,
+        labels={"participant": "P07", "condition": "A"}))
+    writer = LogWriter(db, file_id)
+    for second in range(60):
+        writer.add(BASE + second / 10, second * 30, 0, (0, 0, 50, 50), one_hot("happy" if second < 30 else "sad"),
+                   track=1, media_time=float(second))
+    writer.update_counters(frames_analysed=60, frames_without_face=0)
+    writer.close("finished", ended_at=BASE + 6)
+    add_markers(db, file_id, [(None, 10.0, "task one"), (None, 30.0, "bad news")], "csv")
+    live_id = start_session(db, device="0", model="m", detector="d", started_at=BASE + 100, details=SessionDetails(
+        kind="live", labels={"participant": "P08", "condition": "B"}))
+    writer = LogWriter(db, live_id)
+    for second in range(20):
+        writer.add(BASE + 100 + second, second, 0, (0, 0, 50, 50), one_hot("angry", 0.4), track=2,
+                   media_time=float(second))
+    writer.add_gap(BASE + 105, BASE + 110, "source lost, reconnected")
+    writer.update_counters(frames_analysed=40, frames_without_face=20, reconnects=1)
+    writer.close("stopped", ended_at=BASE + 120)
+    empty = start_session(db, device="1", model="m", detector="d", started_at=BASE + 200)
+    LogWriter(db, empty).close("stopped", ended_at=BASE + 210)
+    db.close()
+    return path
+
+
+def test_the_csv_export_has_media_time_and_a_column_per_label(research_db):
+    with create_app(research_db).server.test_client() as client:
+        rows = list(csv.DictReader(io.StringIO(client.get("/history/export.csv").get_data(as_text=True))))
+    assert len(rows) == 80
+    assert {"media_time", "label_participant", "label_condition"} <= set(rows[0])
+    file_rows = [r for r in rows if r["session_id"] == "1"]
+    assert [float(r["media_time"]) for r in file_rows] == [float(s) for s in range(60)]
+    assert {(r["label_participant"], r["label_condition"]) for r in file_rows} == {("P07", "A")}
+    assert {r["label_participant"] for r in rows if r["session_id"] == "2"} == {"P08"}
+
+
+def test_the_sessions_table_shows_labels_face_share_outages_and_video_duration(research_db):
+    connection = queries.connect(research_db)
+    rows = {r["id"]: r for r in queries.session_table(connection, queries.Filters(), now=BASE + 1000)}
+    assert rows[1]["duration"] == 60.0 and rows[1]["kind"] == "file"       # video time, not the 6 s it took
+    assert rows[1]["labels"] == {"participant": "P07", "condition": "A"} and rows[1]["face_share"] == 1.0
+    assert rows[2]["outages"] == 1 and rows[2]["outage_seconds"] == 5.0 and rows[2]["reconnects"] == 1
+    assert rows[2]["face_share"] == 0.5 and rows[3]["face_share"] is None
+
+
+def test_summaries_give_means_shares_valence_and_outages(research_db):
+    connection = queries.connect(research_db)
+    by_id = {s.id: s for s in sessions.summaries(connection, [1, 2, 3])}
+    happy, rest = one_hot("happy")[3], one_hot("happy")[0]
+    assert by_id[1].faces == 60 and by_id[1].share["happy"] == 0.5 and by_id[1].share["sad"] == 0.5
+    assert by_id[1].mean["happy"] == pytest.approx((happy + rest) / 2)
+    assert by_id[1].valence == pytest.approx(by_id[1].mean["happy"] - sum(by_id[1].mean[e] for e in sessions.NEGATIVE))
+    assert by_id[1].markers == 2 and by_id[1].duration == 60.0
+    assert by_id[2].outages == 1 and by_id[2].outage_seconds == 5.0 and by_id[2].face_share == 0.5
+    assert by_id[2].valence == pytest.approx(0.1 - (0.4 + 0.1 + 0.1 + 0.1))     # happy - (angry + disgust + fear + sad)
+    assert by_id[3].faces == 0 and by_id[3].mean == {} and by_id[3].valence is None
+
+
+def test_the_label_filter_matches_every_given_label(research_db):
+    connection = queries.connect(research_db)
+    assert sessions.session_ids(connection, {"participant": "P07"}) == [1]
+    assert sessions.session_ids(connection, {"condition": "B", "participant": "P08"}) == [2]
+    assert sessions.session_ids(connection, {"condition": "A", "participant": "P08"}) == []
+    assert sessions.session_ids(connection) == [3, 2, 1]
+    assert sessions.label_filter("participant=P07, condition = A") == {"participant": "P07", "condition": "A"}
+    with pytest.raises(ValueError):
+        sessions.label_filter("participant")
+
+
+def test_curves_run_on_media_time_and_a_track_filter_keeps_one_person(research_db):
+    connection = queries.connect(research_db)
+    curve = sessions.series(connection, 1, 10.0)
+    assert curve.seconds == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0] and curve.faces == [10] * 6
+    assert curve.mean["happy"][:3] == pytest.approx([0.9] * 3) and curve.mean["sad"][3:] == pytest.approx([0.9] * 3)
+    assert curve.uncertain == [0.0] * 6
+    assert sessions.series(connection, 2, 10.0).uncertain == [1.0, 1.0]       # confidence 0.4 < 0.5
+    assert sessions.series(connection, 1, 10.0, track=2).seconds == []
+    assert sessions.tracks(connection, 1) == [(1, 60)]
+
+
+def test_segments_cut_a_session_at_its_markers(research_db):
+    connection = queries.connect(research_db)
+    pieces = sessions.segments(connection, 1)
+    assert [(p.label, p.start, p.end, p.faces) for p in pieces] == [
+        ("start", 0.0, 10.0, 10), ("task one", 10.0, 30.0, 20), ("bad news", 30.0, None, 30)]
+    assert pieces[1].share["happy"] == 1.0 and pieces[2].share["sad"] == 1.0
+    assert sessions.gaps(connection, 2) == [(5.0, 10.0, "source lost, reconnected")]

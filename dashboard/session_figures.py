@@ -42,20 +42,24 @@ def _time_axis(end: float) -> dict:
 def intensity_figure(series: Series, emotions, markers=(), gaps=(), duration: float | None = None) -> dict:
     """One session: the mean probability of each emotion in `emotions` per bucket (lines), valence
     (dashed black, right axis), the share of uncertain readings (grey dots), markers (vertical
-    lines with their labels) and outages (shaded). Buckets without a face are left as gaps."""
-    x = series.seconds
-    traces = [{"type": "scatter", "mode": "lines", "name": e, "x": x, "y": series.mean[e], "connectgaps": False,
+    lines with their labels), outages (shaded red) and steps without a face (shaded grey, the
+    lines broken there)."""
+    x, mean, valence, uncertain, faceless = _with_breaks(series)
+    traces = [{"type": "scatter", "mode": "lines", "name": e, "x": x, "y": mean[e], "connectgaps": False,
                "line": {"color": COLOURS[e], "width": 2}, "hovertemplate": f"{e}: %{{y:.2f}}<extra></extra>"}
               for e in emotions]
-    traces.append({"type": "scatter", "mode": "lines", "name": "valence", "x": x, "y": series.valence,
+    traces.append({"type": "scatter", "mode": "lines", "name": "valence", "x": x, "y": valence,
                    "yaxis": "y2", "line": {"color": "#212529", "width": 2, "dash": "dash"},
                    "hovertemplate": "valence: %{y:.2f}<extra></extra>"})
-    if any(u is not None for u in series.uncertain):
+    if any(u is not None for u in uncertain):
         traces.append({"type": "scatter", "mode": "markers", "name": "uncertain readings (share)", "x": x,
-                       "y": series.uncertain, "marker": {"color": "#adb5bd", "size": 4, "symbol": "circle-open"},
+                       "y": uncertain, "marker": {"color": "#adb5bd", "size": 4, "symbol": "circle-open"},
                        "hovertemplate": "uncertain: %{y:.0%}<extra></extra>"})
     end = max([duration or 0.0] + (x[-1:] or [0.0]) + [m[0] for m in markers] + [0.0])
     shapes, notes = [], []
+    for start, stop in faceless:
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": stop, "y0": 0, "y1": 1,
+                       "fillcolor": "#e9ecef", "opacity": 0.6, "line": {"width": 0}, "layer": "below"})
     for start, stop, reason in gaps:
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": stop, "y0": 0, "y1": 1,
                        "fillcolor": "#f8d7da", "opacity": 0.5, "line": {"width": 0}, "layer": "below"})
@@ -74,6 +78,27 @@ def intensity_figure(series: Series, emotions, markers=(), gaps=(), duration: fl
                              "showgrid": False, "zeroline": True, "fixedrange": True},
                      shapes=shapes, annotations=notes)
     return {"data": traces, "layout": layout}
+
+
+def _with_breaks(series: Series):
+    """The curves with a break (None) wherever a step had no face, so a line never bridges face-less
+    time, and those stretches [(from, to)] to shade."""
+    x, mean, valence, uncertain, faceless = [], {e: [] for e in series.mean}, [], [], []
+    step = series.step
+    for i, second in enumerate(series.seconds):
+        if i and step and second - series.seconds[i - 1] > step * 1.5:
+            faceless.append((series.seconds[i - 1] + step, second))
+            x.append(series.seconds[i - 1] + step)
+            for e in mean:
+                mean[e].append(None)
+            valence.append(None)
+            uncertain.append(None)
+        x.append(second)
+        for e in mean:
+            mean[e].append(series.mean[e][i])
+        valence.append(series.valence[i])
+        uncertain.append(series.uncertain[i])
+    return x, mean, valence, uncertain, faceless
 
 
 def overlay_figure(curves: list[tuple[str, Series]], measure: str) -> dict:

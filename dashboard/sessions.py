@@ -161,6 +161,7 @@ class Series:
     valence: list[float]
     uncertain: list[float]
     resolution: str
+    step: float = 0.0
 
 
 def series(connection: sqlite3.Connection, session_id: int, bucket: float, track: int | None = None) -> Series:
@@ -177,7 +178,8 @@ def series(connection: sqlite3.Connection, session_id: int, bucket: float, track
         f"SELECT CAST({MEDIA_TIME} / ? AS INTEGER) AS b, count(*), {means}, "
         f"AVG(d.confidence < {LOW_CONFIDENCE}) FROM detections d JOIN sessions s ON s.id = d.session_id "
         f"WHERE {where} GROUP BY b ORDER BY b", params).fetchall()
-    return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(EMOTIONS)], r[-1]) for r in rows], "detections")
+    return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(EMOTIONS)], r[-1]) for r in rows], "detections",
+                   bucket)
 
 
 def _rollup_series(connection, session_id: int, bucket: float) -> Series:
@@ -186,14 +188,15 @@ def _rollup_series(connection, session_id: int, bucket: float) -> Series:
         f"SELECT CAST((m.minute * 60 - s.started_at) / ? AS INTEGER) AS b, SUM(m.faces), {sums} "
         f"FROM emotion_minutes m JOIN sessions s ON s.id = m.session_id WHERE m.session_id = ? GROUP BY b ORDER BY b",
         [bucket, session_id]).fetchall()
-    return _series(session_id, [(max(r[0], 0) * bucket, r[1], r[2:], None) for r in rows], "minutes")
+    return _series(session_id, [(max(r[0], 0) * bucket, r[1], r[2:], None) for r in rows], "minutes", bucket)
 
 
-def _series(session_id, rows, resolution) -> Series:
+def _series(session_id, rows, resolution, step: float) -> Series:
     mean = {e: [float(r[2][i] or 0.0) for r in rows] for i, e in enumerate(EMOTIONS)}
     points = [dict(zip(EMOTIONS, (float(v or 0.0) for v in r[2]))) for r in rows]
     return Series(session_id, [float(r[0]) for r in rows], [int(r[1]) for r in rows], mean,
-                  [valence(p) for p in points], [None if r[3] is None else float(r[3]) for r in rows], resolution)
+                  [valence(p) for p in points], [None if r[3] is None else float(r[3]) for r in rows], resolution,
+                  step)
 
 
 def tracks(connection: sqlite3.Connection, session_id: int) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ from dashboard import figures
 from dashboard.context import model_path
 from dashboard.report import CrossDomain, ModelReport, read_report
 from model.classifier import DEFAULT_MODEL
+from model.provenance import model_identity, moodlog_version
 from model.report import crossdomain_meaning, measured_line
 
 dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Model", order=3)
@@ -74,9 +75,14 @@ def _model_line(report: ModelReport) -> html.P:
         return dbc.Alert(f"No model file at {report.model_file}: train one with python app.py train.",
                          color="warning")
     shown = report.model_file.name if report.model_file == DEFAULT_MODEL else report.model_file
+    identity = model_identity(report.model_file)
+    trained = f", trained {identity.trained.replace('T', ' ')}" if identity.trained else ""
     # text-break: a model's path has no spaces to wrap at, and on a phone it would widen the whole page.
-    return html.P(f"{shown}: {report.model_size / 1e6:.1f} MB, written "
-                  f"{report.model_written:%Y-%m-%d %H:%M}.", className="text-muted text-break")
+    # The content hash and training date are what each session records (sessions.model_sha256), so a
+    # reader can tell which sessions this model made.
+    return html.P([f"{shown}: {report.model_size / 1e6:.1f} MB{trained}; content SHA-256 ",
+                   html.Code(identity.sha256, id="model-sha256"), f" (first 20 digits); Moodlog {moodlog_version()}."],
+                  className="text-muted text-break", id="model-identity")
 
 
 def _metric_cards(metrics: dict) -> dbc.Row:

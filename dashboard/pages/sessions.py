@@ -64,7 +64,9 @@ def layout(**_query) -> html.Div:
         dbc.Card(dbc.CardBody([
             html.H2("One session over time", className="h6"),
             dcc.Graph(id="sessions-intensity", config={"displaylogo": False, "responsive": True}),
-            html.H3("Between markers", className="h6 mt-3"),
+            html.Div([html.H3("Between markers", className="h6 mb-0 me-3"),
+                      html.A("Download CSV", id="sessions-segments-export", download="moodlog-segments.csv", href="",
+                             className="small")], className="d-flex align-items-baseline mt-3 mb-2"),
             html.Div(id="sessions-segments", className="table-responsive")]), className="mb-3"),
         dbc.Card(dbc.CardBody([
             dbc.Row([dbc.Col(html.H2("Sessions side by side", className="h6"), md=6),
@@ -179,15 +181,16 @@ def track_choices(session_id):
 
 
 @callback(Output("sessions-intensity", "figure"), Output("sessions-segments", "children"),
+          Output("sessions-segments-export", "href"),
           Input("sessions-one", "value"), Input("sessions-track", "value"), Input("sessions-bucket", "value"))
 def one_session(session_id, track, bucket):
     """The chosen session's curves, markers, outages and segments."""
     if session_id is None:
-        return {"data": [], "layout": {}}, None
+        return {"data": [], "layout": {}}, None, ""
     try:
         connection = _connect()
     except LogUnavailable:
-        return {"data": [], "layout": {}}, None
+        return {"data": [], "layout": {}}, None, ""
     try:
         summary_row = sessions.summaries(connection, [session_id])
         duration = summary_row[0].duration if summary_row else None
@@ -198,9 +201,24 @@ def one_session(session_id, track, bucket):
     finally:
         connection.close()
     figure = session_figures.intensity_figure(curves, EMOTIONS, marks, outages, duration)
-    return figure, _segments_table(pieces) if pieces else html.P(
-        "No markers in this session: add them with `python app.py markers FILE.csv --session "
-        f"{session_id}`, or during live capture.", className="text-muted small mb-0")
+    if not pieces:
+        return figure, html.P("No markers in this session: add them with `python app.py markers FILE.csv --session "
+                              f"{session_id}`, or during live capture.", className="text-muted small mb-0"), ""
+    return figure, _segments_table(pieces), "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces))
+
+
+def segments_csv(session_id: int, pieces) -> str:
+    """A session's segments between markers as CSV: from/to in seconds since its start (media time),
+    the marker that opens each, faces, mean probability and share per emotion, valence."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["session", "from_s", "to_s", "marker", "faces", *[f"mean_{e}" for e in EMOTIONS],
+                     *[f"share_{e}" for e in EMOTIONS], "valence"])
+    for p in pieces:
+        writer.writerow([session_id, _round(p.start, 3), _round(p.end, 3), p.label, p.faces,
+                         *[_round(p.mean.get(e)) for e in EMOTIONS], *[_round(p.share.get(e)) for e in EMOTIONS],
+                         _round(p.valence)])
+    return out.getvalue()
 
 
 def _segments_table(pieces) -> html.Table:

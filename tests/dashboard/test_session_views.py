@@ -110,3 +110,18 @@ def test_segments_cut_a_session_at_its_markers(research_db):
         ("start", 0.0, 10.0, 10), ("task one", 10.0, 30.0, 20), ("bad news", 30.0, None, 30)]
     assert pieces[1].share["happy"] == 1.0 and pieces[2].share["sad"] == 1.0
     assert sessions.gaps(connection, 2) == [(5.0, 10.0, "source lost, reconnected")]
+
+
+def test_face_less_steps_break_the_lines_and_are_shaded():
+    from dashboard.session_figures import intensity_figure
+
+    seconds = [0.0, 1.0, 2.0, 6.0, 7.0]                   # no face from 3 s to 6 s
+    curve = sessions.Series(1, seconds, [1] * 5, {e: [0.1] * 5 for e in sessions.EMOTIONS}, [0.0] * 5, [0.0] * 5,
+                            "detections", step=1.0)
+    figure = intensity_figure(curve, ["happy"], markers=[(4.0, 0.0, "stimulus", "csv")], gaps=[(2.5, 3.5, "lost")])
+    happy = figure["data"][0]
+    assert happy["x"] == [0.0, 1.0, 2.0, 3.0, 6.0, 7.0] and happy["y"][3] is None
+    shapes = figure["layout"]["shapes"]
+    assert {"x0": 3.0, "x1": 6.0} == {k: shapes[0][k] for k in ("x0", "x1")} and shapes[0]["fillcolor"] == "#e9ecef"
+    assert any(s.get("x0") == 2.5 and s["fillcolor"] == "#f8d7da" for s in shapes)
+    assert "stimulus" in [a["text"] for a in figure["layout"]["annotations"]]

@@ -151,6 +151,13 @@ def test_model_page_shows_report_or_says_it_is_missing(browser, server):
     found = wait_for(browser, lambda d: d.find_elements(By.ID, "model-report") or
                      d.find_elements(By.ID, "model-no-report"))
     assert found[0].text.strip()
+    # The content hash every session records, so sessions can be traced to this model.
+    from model.classifier import DEFAULT_MODEL
+    from model.provenance import model_identity
+
+    identity = model_identity(DEFAULT_MODEL)
+    assert browser.find_element(By.ID, "model-sha256").text == identity.sha256
+    assert identity.trained.replace("T", " ") in browser.find_element(By.ID, "model-identity").text
     screenshot(browser, "model-laptop")
     screenshot(browser, "model-phone", PHONE)
 

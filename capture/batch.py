@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from capture.daemon import (CaptureOptions, Preview, Tally, capture_faces, frames, load_recognizer, model_name,
-                            session_details)
+from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
 from capture.tracking import SMOOTH_SECONDS, Tracker
@@ -104,20 +103,38 @@ def analyse_file(path: str, options: CaptureOptions, report=None) -> FileResult:
         capture = open_capture(path)
     except (MoodlogError, OSError) as error:
         return FileResult(path, started, time.time(), "failed", worker=worker, error=str(error))
-    stop = threading.Event()
-    reader = FrameReader(path, capture, stop, fps=options.fps)
+    reader = InlineReader(path, capture, threading.Event(), fps=options.fps)
     collector = Collector(reader, path, report)
     tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
-    reader.start()
     try:
-        capture_faces(frames(reader, stop), recognizer, tracker, collector, Preview(False))
+        capture_faces(reader.frames(), recognizer, tracker, collector, Preview(False))
     finally:
-        stop.set()
-        reader.join(10.0)
+        capture.release()
     status = "finished" if reader.ended else "stopped"
     return FileResult(path, started, time.time(), status, collector.counters(), reader.info, collector.rows,
                       session_details(options, recognizer, reader.info), model_name(recognizer),
                       recognizer.detector_name, worker)
+
+
+class InlineReader(FrameReader):
+    """The daemon's FrameReader (the same sampling on media time, damaged-frame handling and
+    counters) read on the worker's own thread: decoding and analysis then share one core, so N
+    workers use N cores, where a reader thread would let each worker spill onto a second one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ready: list = []
+
+    def _hand_over(self, frame) -> None:
+        self.ready.append(frame)
+
+    def frames(self):
+        """Every wanted frame of the file, in order, read as they are asked for."""
+        while True:
+            while self.ready:
+                yield self.ready.pop(0)
+            if not self._read_one():
+                return
 
 
 class Collector(Tally):

@@ -108,17 +108,27 @@ class EmotionClassifier:
         self.flip_average = flip_average
         self.trim = trim
         self.batch_size = batch_size
-        self.model = load_model(self.path)
+        self._model = None
+        check_model_file(self.path)
         quantised = int8_path(self.path)                 # hashes the model file: once
         if runtime == "auto":
             runtime = "int8" if quantised.is_file() else "tflite"
         self.runtime = runtime
+        # int8 runs on LiteRT alone: the run time (start, predict, dashboard) never loads Keras or
+        # TensorFlow. Only the float runtimes, made from the Keras model, need them.
         if runtime == "keras":
             self._forward = _compiled_forward(self.model)
         elif runtime == "tflite":
             self._forward = _lite_forward(self.model, self.path)
         else:
             self._forward = _int8_forward(self.path, quantised)
+
+    @property
+    def model(self):
+        """The Keras model, loaded on first use (training-side tools only; it imports TensorFlow)."""
+        if self._model is None:
+            self._model = load_model(self.path)
+        return self._model
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of the seven emotions, in FER2013 label order, for each face.
@@ -143,14 +153,20 @@ class EmotionClassifier:
         return averaged / averaged.sum(axis=1, keepdims=True)
 
 
-def load_model(path: Path):
-    """Load a Keras model file, turning every way it can fail into ModelFileError."""
-    import keras
-
+def check_model_file(path: Path) -> None:
+    """ModelFileError unless `path` is a file that can be a Keras model (a .keras zip), checked
+    without loading Keras."""
     if not path.is_file():
         raise ModelFileError(f"no model file at {path}; train one with `python app.py train`")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a Keras model file (.keras)")
+
+
+def load_model(path: Path):
+    """Load a Keras model file, turning every way it can fail into ModelFileError."""
+    import keras
+
+    check_model_file(path)
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, KeyError, OSError, TypeError) as error:
@@ -173,7 +189,15 @@ def _int8_forward(path: Path, quantised: Path):
     if not quantised.is_file():
         raise ModelFileError(f"no int8 version of {path} (expected {quantised.name}); `python app.py train` "
                              f"writes one, or use runtime='tflite'")
-    return LiteForward(quantised.read_bytes())
+    forward = LiteForward(quantised.read_bytes())
+    try:
+        probabilities = forward(np.zeros((1, SIZE, SIZE, 1), np.uint8))
+    except (ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{quantised} could not be loaded by LiteRT: {error}") from None
+    if probabilities.shape != (1, len(EMOTIONS)):
+        raise ModelFileError(f"{quantised}: expected a model from 48x48x1 faces to 7 emotions, got "
+                             f"{probabilities.shape[1:]} outputs")
+    return forward
 
 
 def _compiled_forward(model):

@@ -81,6 +81,14 @@ def write_atomically(path: Path, blob: bytes) -> None:
     partial.replace(path)
 
 
+def lite_interpreter(flatbuffer: bytes, threads: int = 1):
+    """A LiteRT interpreter (ai-edge-litert, TensorFlow Lite's successor, without TensorFlow) for a
+    .tflite flatbuffer; raises ValueError for bytes that are not a model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_content=flatbuffer, num_threads=threads)
+
+
 class LiteForward:
     """`forward(batch uint8 (N, 48, 48, 1)) -> (N, 7) float32`, thread-safe.
 
@@ -102,11 +110,7 @@ class LiteForward:
 
     def _interpreter(self, size: int):
         if size not in self._interpreters:
-            import tensorflow as tf
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)   # tf.lite's notice of its move to LiteRT
-                interpreter = tf.lite.Interpreter(model_content=self.flatbuffer, num_threads=self.threads)
+            interpreter = lite_interpreter(self.flatbuffer, self.threads)
             source = interpreter.get_input_details()[0]["index"]
             interpreter.resize_tensor_input(source, (size, 48, 48, 1))
             interpreter.allocate_tensors()

@@ -77,12 +77,11 @@ class BlazeFace:
     def __init__(self, model: str = "short", weights_dir: Path = WEIGHTS_DIR):
         if model not in MODELS:
             raise ValueError(f"BlazeFace model must be one of {', '.join(MODELS)}, not {model!r}")
-        from ai_edge_litert.interpreter import Interpreter
+        from model.lite import lite_interpreter
 
         self.spec = MODELS[model]
         self.input_size = self.spec.input_size
-        self.interpreter = Interpreter(model_path=str(weights_dir / self.spec.file))
-        self.interpreter.allocate_tensors()
+        self.interpreter = lite_interpreter(path=weights_dir / self.spec.file, threads=None)
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         # Two outputs: the regressors (..., 16) and the classifier's raw scores (..., 1).
         outputs = sorted(self.interpreter.get_output_details(), key=lambda detail: detail["shape"][-1])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -81,12 +82,47 @@ def write_atomically(path: Path, blob: bytes) -> None:
     partial.replace(path)
 
 
-def lite_interpreter(flatbuffer: bytes, threads: int = 1):
+def lite_interpreter(flatbuffer: bytes | None = None, *, path: Path | None = None, threads: int | None = 1,
+                     input_shape: tuple[int, ...] | None = None):
     """A LiteRT interpreter (ai-edge-litert, TensorFlow Lite's successor, without TensorFlow) for a
-    .tflite flatbuffer; raises ValueError for bytes that are not a model."""
+    .tflite flatbuffer or file, its input resized to `input_shape` when given, tensors allocated;
+    raises ValueError for bytes that are not a model. `threads` None: LiteRT's default."""
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_content=flatbuffer, num_threads=threads)
+    with native_stderr_quiet():
+        interpreter = Interpreter(model_content=flatbuffer, model_path=None if path is None else str(path),
+                                  num_threads=threads)
+        if input_shape is not None:
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], input_shape)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def native_stderr_quiet():
+    """Silence what native code writes to file descriptor 2 for the duration.
+
+    LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every
+    process's first interpreter, which no environment variable turns off; a daemon's console is its
+    banner and status line. Python-level errors still raise as exceptions with their messages.
+    """
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:                   # no stderr at all: nothing to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as sink:
+                sys.stderr.flush()
+                os.dup2(sink.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class LiteForward:
@@ -110,10 +146,8 @@ class LiteForward:
 
     def _interpreter(self, size: int):
         if size not in self._interpreters:
-            interpreter = lite_interpreter(self.flatbuffer, self.threads)
+            interpreter = lite_interpreter(self.flatbuffer, threads=self.threads, input_shape=(size, 48, 48, 1))
             source = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(source, (size, 48, 48, 1))
-            interpreter.allocate_tensors()
             if len(self._interpreters) >= KEPT_SHAPES:
                 self._interpreters.pop(next(iter(self._interpreters)))
             self._interpreters[size] = (interpreter, source, interpreter.get_output_details()[0]["index"])

@@ -11,8 +11,23 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def needs_training_tools(command: str, *modules: str) -> None:
+    """Training-side commands need what requirements-train.txt adds to the run time's install;
+    say so in one line instead of a ModuleNotFoundError."""
+    import importlib.util
+
+    from model.errors import MoodlogError
+
+    missing = [name for name in modules or ("tensorflow", "keras") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MoodlogError(f"`{command}` needs the training tools ({', '.join(missing)} missing): "
+                           f"{sys.executable} -m pip install -r requirements-train.txt")
+
+
 def train_command(args) -> int:
     import signal
+
+    needs_training_tools("train", "tensorflow", "keras", "matplotlib", "pandas")
 
     from model.train import TrainConfig, TrainingInterrupted, finish, train
 
@@ -34,6 +49,7 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
+    needs_training_tools("evaluate", "matplotlib", *(("tensorflow", "keras") if args.runtime in ("keras", "tflite") else ()))
     from model.evaluate_cli import evaluate_model
 
     evaluate_model(args.data, args.model, Path(args.report) if args.report else None, split_names=args.split,
@@ -42,6 +58,7 @@ def evaluate_command(args) -> int:
 
 
 def quantize_command(args) -> int:
+    needs_training_tools("quantize")
     from model.classifier import DEFAULT_MODEL
     from model.dataset import load_fer2013
     from model.train import quantize
@@ -56,6 +73,7 @@ def quantize_command(args) -> int:
 
 
 def ensemble_command(args) -> int:
+    needs_training_tools("ensemble", "tensorflow", "keras", "matplotlib")
     from model.ensemble import build_ensemble
 
     path = build_ensemble(args.models, Path(args.out), args.data, args.seed)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run every test on a fresh Debian machine: Chromium for the browser tests, a virtual
-# environment from requirements.txt, then pytest. Extra arguments go to pytest.
+# environment from requirements-test.txt (run time, training and test tools), then pytest. Extra arguments go to pytest.
 # pytest's own exit code is returned, so a run that collects no test (exit 5) fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,6 @@ if ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
 exec .venv/bin/python -m pytest -ra "${@:-tests}"

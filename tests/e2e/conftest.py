@@ -1,6 +1,6 @@
 """Real browser, real server: headless Debian Chromium driven by Selenium against `app.py dashboard`.
 
-Set-up: `apt-get install -y chromium chromium-driver` and `pip install -r requirements.txt`
+Set-up: `apt-get install -y chromium chromium-driver` and `pip install -r requirements-test.txt`
 (selenium). Tests skip with a reason when either is missing. Screenshots go to
 tests/artifacts/ (git-ignored), one per page and width.
 """
@@ -28,7 +28,7 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the whole run, with a fresh profile."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -r requirements.txt)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -r requirements-test.txt)")
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip("Chromium not installed: apt-get install -y chromium chromium-driver")
     from selenium.webdriver.chrome.service import Service

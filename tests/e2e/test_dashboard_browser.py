@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements.txt)")
+pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements-test.txt)")
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402

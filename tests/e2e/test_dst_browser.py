@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements.txt)")
+pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements-test.txt)")
 
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 

@@ -224,8 +224,9 @@ def start_command(args) -> int:
     if is_batch(args):
         return batch_command(args)
     args.device = args.device[0]
-    options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     server = serve_dashboard_beside(args.db, args.model, args.port) if args.dashboard else None
+    args.dashboard_url = f"http://127.0.0.1:{server.effective_port}/" if server is not None else None
+    options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     stop = threading.Event()
     with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
         summary = run(options, stop=stop)
@@ -255,7 +256,8 @@ def batch_command(args) -> int:
     for refused in ("dashboard", "preview", "markers_port"):
         if getattr(args, refused):
             raise MoodlogError(f"--{refused.replace('_', '-')} is for one live source, not a batch of files")
-    fields = {name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__ if name != "device"}
+    fields = {name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__
+              if name not in ("device", "dashboard_url")}
     options = CaptureOptions(device="", **fields)
     stop = threading.Event()
     with stop_on_signals(stop, quiet=True, then_ignore=True):

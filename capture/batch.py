@@ -29,6 +29,7 @@ from pathlib import Path
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
+from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.errors import MoodlogError
 
@@ -303,7 +304,7 @@ class BatchSummary:
                  f"{len(self.failed)} failed, {self.seconds:.1f} s"]
         lines += [f"  session {session_id}: {path} ({status})" for path, session_id, status, _ in done]
         lines += [f"  FAILED {path}: {error}" for path, error in self.failed]
-        lines += [f"log: {self.db}", f"see it: python app.py dashboard --db {self.db}"]
+        lines += [f"log: {self.db}", f"see it: {command_hint('dashboard', *db_option(self.db))}"]
         return "\n".join(lines)
 
 

@@ -26,8 +26,8 @@ from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.markers import MARKER_PATH, KeyMarkers, MarkerInbox, serve_markers
 from capture.preview import Preview
 from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SETTINGS, session_labels
-from capture.source import FrameReader, SourceLost, open_capture, parse_device
-from capture.status import StatusLine, summary
+from capture.source import FrameReader, SourceLost, describe, open_capture, parse_device
+from capture.status import StatusLine, banner, file_progress, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.labels import EMOTIONS
 from model.provenance import model_identity, moodlog_version
@@ -52,6 +52,7 @@ class CaptureOptions:
     label: list = field(default_factory=list)       # (name, value) pairs from --label
     note: str | None = None
     markers_port: int | None = None
+    dashboard_url: str | None = None                # shown in the banner when --dashboard serves one
 
 
 @dataclass
@@ -91,6 +92,9 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
         failed = True                                    # an unexpected error still closes the books
         try:
             books.markers = open_markers(options, reader, stop)
+            if not options.quiet:
+                print(banner(books.writer.session_id, describe(device), reader.info, moodlog_version(),
+                             options.db, options.dashboard_url), file=sys.stderr, flush=True)
             reader.start()
             capture_faces(frames(reader, stop), recognizer, tracker, books, preview)
             failed = False
@@ -202,6 +206,10 @@ class Books(Tally):
         waiting = f" | {len(self.writer.pending)} rows waiting for the disk" if self.writer.failures else ""
         if self.reader.lost_since is not None:
             waiting += f" | {self.reader.kind} lost, reconnecting ({time.time() - self.reader.lost_since:.0f} s)"
+        if not self.reader.live:
+            counters = self.reader.counters
+            waiting += file_progress(counters.frames_read + counters.frames_corrupt, self.reader.info.frames,
+                                     time.monotonic() - self.started)
         self.status_line.update(self.analysed["frames_analysed"], self.writer.written, waiting)
 
     def close(self, status: str) -> None:

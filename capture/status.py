@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import collections
-from pathlib import Path
+import shlex
 import sys
 import time
+from pathlib import Path
 
 STATUS_EVERY_SECONDS = 1.0
 
@@ -56,6 +57,19 @@ class StatusLine:
             print(file=self.stream)
 
 
+def command_hint(*args: str) -> str:
+    """A command line that works pasted into a fresh shell in any folder: this interpreter and this
+    checkout's app.py by absolute path, each argument quoted for the shell."""
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    return " ".join(shlex.quote(str(part)) for part in (sys.executable, app, *args))
+
+
+def db_option(db_path) -> tuple[str, ...]:
+    """--db with the log's absolute path: the dashboard's default (data/moodlog.db) is relative to
+    the folder it starts in, so only an absolute path reads the same log from any folder."""
+    return ("--db", str(Path(db_path).resolve()))
+
+
 def summary(session_id: int, status: str, counters: dict, seconds: float, db_path) -> str:
     """The end-of-run report, ending with the command that charts this database."""
     c = counters
@@ -66,8 +80,41 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
         f"faces logged: {c['faces']} ({c['faces_unclassified']} seen but not classifiable); "
         f"reconnects: {c['reconnects']}",
         f"log: {db_path}",
-        f"see it: python app.py dashboard --db {db_path}",
+        f"see it: {command_hint('dashboard', *db_option(db_path))}",
     ])
+
+
+def banner(session_id: int, source: str, info, version: str, db_path, dashboard_url: str | None) -> str:
+    """What the daemon is doing, printed once when capture begins (after every start-up line, so it
+    stays in view): the source with its size, rate and length, the session, the log, the dashboard."""
+    parts = [f"{info.width}x{info.height}" if info.width else None]
+    if info.live:
+        parts.append("live")
+    else:
+        parts += [f"{info.fps:g} fps" if info.fps else None, f"{info.frames:,} frames" if info.frames else None,
+                  _clock(info.duration) if info.duration else None]
+    shown = ", ".join(p for p in parts if p)
+    lines = [f"Moodlog {version}: session {session_id}, {source}" + (f" ({shown})" if shown else ""),
+             f"  log: {db_path}"]
+    if dashboard_url:
+        lines.append(f"  dashboard: {dashboard_url}")
+    lines.append("  Ctrl+C stops and keeps every row" if info.live else "  Ctrl+C stops early and keeps every row")
+    return "\n".join(lines)
+
+
+def file_progress(frames_done: int, frames_total: int | None, seconds: float) -> str:
+    """' | 300/1,800 frames (17%), 0:12 left' for a file whose length is known, else ''."""
+    if not frames_total or frames_done <= 0:
+        return ""
+    share = min(frames_done / frames_total, 1.0)
+    left = seconds * (frames_total - frames_done) / frames_done
+    return f" | {frames_done:,}/{frames_total:,} frames ({share:.0%}), {_clock(max(left, 0.0))} left"
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, minutes, rest = seconds // 3600, seconds % 3600 // 60, seconds % 60
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
 
 
 class BatchProgress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,16 +21,49 @@ def predict_files(paths, recognizer, out_dir: Path | None, as_json: bool) -> int
     A file that cannot be read or analysed gets one line `error: ...` on stderr (and an entry
     `{"image", "error"}` in the JSON) and the batch goes on with the next file.
     """
-    results = [predict_or_report(path, recognizer, out_dir, as_json) for path in map(Path, paths)]
+    paths = [Path(path) for path in paths]
+    if out_dir is not None:
+        check_out_dir(out_dir)
+    targets = annotated_names(paths, out_dir)
+    results = [predict_or_report(path, recognizer, target, as_json) for path, target in zip(paths, targets)]
     if as_json:
         print(json.dumps(results, indent=2))
     return sum("error" in result for result in results)
 
 
-def predict_or_report(path: Path, recognizer, out_dir: Path | None, as_json: bool) -> dict:
+def check_out_dir(out_dir: Path) -> None:
+    """MoodlogError (one line, exit 2) when `--out` cannot be the folder for annotated copies: a
+    file, a folder that cannot be made, or one this user cannot write into. Checked before any photo."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MoodlogError(f"--out {out_dir} is a file; give a folder for the annotated images")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MoodlogError(f"--out {out_dir}: cannot make this folder ({error.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise MoodlogError(f"--out {out_dir}: this folder is not writable")
+
+
+def annotated_names(paths: list[Path], out_dir: Path | None) -> list[Path | None]:
+    """The annotated copy's path for each photo: NAME.annotated.jpg, and NAME-2, NAME-3... for later
+    photos of the same name (a/photo.jpg and b/photo.jpg), so no copy overwrites another of this run."""
+    if out_dir is None:
+        return [None] * len(paths)
+    taken: set[str] = set()
+    names = []
+    for path in paths:
+        stem, number = path.stem, 1
+        while (name := f"{stem}{'' if number == 1 else f'-{number}'}.annotated.jpg") in taken:
+            number += 1
+        taken.add(name)
+        names.append(out_dir / name)
+    return names
+
+
+def predict_or_report(path: Path, recognizer, target: Path | None, as_json: bool) -> dict:
     """`predict_file`'s result, or `{"image", "error"}` once the error is printed on stderr."""
     try:
-        return predict_file(path, recognizer, out_dir, as_json)
+        return predict_file(path, recognizer, target, as_json)
     except MoodlogError as error:
         message = str(error)
     except OSError as error:                       # the annotated copy could not be written
@@ -40,8 +74,8 @@ def predict_or_report(path: Path, recognizer, out_dir: Path | None, as_json: boo
     return {"image": str(path), "error": message}
 
 
-def predict_file(path: Path, recognizer, out_dir: Path | None, as_json: bool) -> dict:
-    """Recognise one photo, print it (unless `as_json`) and draw it into `out_dir`: `{"image", "faces"}`.
+def predict_file(path: Path, recognizer, target: Path | None, as_json: bool) -> dict:
+    """Recognise one photo, print it (unless `as_json`) and draw it into `target`: `{"image", "faces"}`.
 
     Raises ImageError when the file cannot be read; OSError when the annotated copy cannot be written.
     """
@@ -49,8 +83,8 @@ def predict_file(path: Path, recognizer, out_dir: Path | None, as_json: bool) ->
     faces = recognizer.recognize(image)
     if not as_json:
         print(describe(path, faces))
-    if out_dir is not None:
-        target = write_annotated(image, faces, out_dir / f"{path.stem}.annotated.jpg")
+    if target is not None:
+        write_annotated(image, faces, target)
         if not as_json:
             print(f"  annotated image: {target}")
     return {"image": str(path), "faces": [face.as_dict() for face in faces]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import flask
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import figures
 from dashboard.context import preload_recognizer, recognizer
@@ -33,22 +33,52 @@ def layout(**_query) -> html.Div:
                    children=html.Div([html.Strong("Already one face?"), " A face crop (as in FER2013, the face "
                                       "with a little margin) dropped here is read whole, without face detection."],
                                      className="small")),
+        dcc.Store(id="recognize-photo"), dcc.Store(id="recognize-face"),
+        dbc.Alert(id="recognize-limit", color="danger", is_open=False),
         dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
     ])
 
 
-@callback(Output("recognize-result", "children"), Input("recognize-upload", "contents"),
-          State("recognize-upload", "filename"), prevent_initial_call=True)
-def recognize(contents, filename):
+# In the browser, before anything is sent: a file over the limit gets the limit message whatever its
+# size, and is never sent (a request over the server's MAX_CONTENT_LENGTH would be refused with
+# HTTP 413 and leave the page silent: case upload-over-limit). Accepted files go on to the server
+# through a Store, so the request carries the photo only when it is within the limit. The stale
+# result of an earlier photo is cleared, so it cannot be taken for this one's.
+GATE = """function(contents, filename) {
+    const none = window.dash_clientside.no_update;
+    if (!contents) { return [none, none, none, none]; }
+    const comma = contents.indexOf(',');
+    const bytes = Math.floor((contents.length - comma - 1) * 3 / 4);
+    if (bytes > %(limit)d) {
+        const text = (filename || 'This file') + ': the file is ' + (bytes / 1048576).toFixed(1) +
+                     ' MB; the limit is %(limit_mb)d MB. Make it smaller (or crop it) and drop it again.';
+        return [null, text, true, null];
+    }
+    return [{contents: contents, filename: filename}, '', false, null];
+}""" % {"limit": MAX_UPLOAD_BYTES, "limit_mb": MAX_UPLOAD_BYTES // 1024 // 1024}
+
+for upload, store in (("recognize-upload", "recognize-photo"), ("recognize-face-upload", "recognize-face")):
+    clientside_callback(GATE, Output(store, "data"), Output("recognize-limit", "children", allow_duplicate=True),
+                        Output("recognize-limit", "is_open", allow_duplicate=True),
+                        Output("recognize-result", "children", allow_duplicate=True),
+                        Input(upload, "contents"), State(upload, "filename"), prevent_initial_call=True)
+
+
+@callback(Output("recognize-result", "children"), Input("recognize-photo", "data"), prevent_initial_call=True)
+def recognize(upload):
     """Analyse the upload and show it; a refused upload becomes a message, never an error page."""
-    return _recognized(contents, filename, whole_image=False)
+    if not upload:
+        return None
+    return _recognized(upload.get("contents"), upload.get("filename"), whole_image=False)
 
 
-@callback(Output("recognize-result", "children", allow_duplicate=True), Input("recognize-face-upload", "contents"),
-          State("recognize-face-upload", "filename"), prevent_initial_call=True)
-def recognize_face_crop(contents, filename):
+@callback(Output("recognize-result", "children", allow_duplicate=True), Input("recognize-face", "data"),
+          prevent_initial_call=True)
+def recognize_face_crop(upload):
     """The same for an image that is one face already: read whole, no detection."""
-    return _recognized(contents, filename, whole_image=True)
+    if not upload:
+        return None
+    return _recognized(upload.get("contents"), upload.get("filename"), whole_image=True)
 
 
 def _recognized(contents, filename, *, whole_image: bool):

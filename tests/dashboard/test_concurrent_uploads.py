@@ -32,9 +32,9 @@ def upload(base_url: str, data: bytes, filename: str) -> tuple[int, str]:
     contents = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     body = json.dumps({"output": "recognize-result.children",
                        "outputs": {"id": "recognize-result", "property": "children"},
-                       "inputs": [{"id": "recognize-upload", "property": "contents", "value": contents}],
-                       "changedPropIds": ["recognize-upload.contents"],
-                       "state": [{"id": "recognize-upload", "property": "filename", "value": filename}]}).encode()
+                       "inputs": [{"id": "recognize-photo", "property": "data",
+                                   "value": {"contents": contents, "filename": filename}}],
+                       "changedPropIds": ["recognize-photo.data"], "state": []}).encode()
     request = urllib.request.Request(base_url + "/_dash-update-component", body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:

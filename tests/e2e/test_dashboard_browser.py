@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 
@@ -213,3 +214,15 @@ def _blank_png() -> bytes:
     ok, encoded = cv2.imencode(".png", np.full((240, 320, 3), 200, np.uint8))
     assert ok
     return encoded.tobytes()
+
+
+@pytest.mark.parametrize("megabytes", [10.2, 10.8, 40.0])
+def test_an_upload_over_the_limit_always_gets_the_limit_message(browser, server, tmp_path, megabytes):
+    """Case upload-over-limit: 10.2 MB got the message, 10.8 MB a silent page (HTTP 413). Now every
+    size gets it in the browser, before anything is sent, and a stale result is cleared."""
+    big = tmp_path / f"noise_{megabytes}MB.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(int(megabytes * 1024 * 1024)))
+    upload(browser, server, big)
+    alert = wait_for(browser, lambda d: texts(d, "#recognize-limit"), timeout=60)[0]
+    assert f"{big.name}: the file is {megabytes:.1f} MB; the limit is 10 MB" in alert
+    assert "damaged" not in alert and not browser.find_elements(By.CSS_SELECTOR, "#recognize-result *")

@@ -219,7 +219,7 @@ def add_predict(commands) -> None:
 
 
 def start_command(args) -> int:
-    from capture.daemon import CaptureOptions, run, stop_on_signals
+    from capture.daemon import CaptureOptions, StartInterrupted, run, stop_on_signals
 
     if is_batch(args):
         return batch_command(args)
@@ -229,7 +229,11 @@ def start_command(args) -> int:
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     stop = threading.Event()
     with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
-        summary = run(options, stop=stop)
+        try:
+            summary = run(options, stop=stop)
+        except StartInterrupted as stopped:
+            print(stopped, file=sys.stderr)
+            return 130
         if not args.quiet:
             print(summary.text())
     if server is not None and summary.status == "finished":
@@ -275,10 +279,17 @@ def serve_dashboard_beside(db_path, model=None, port: int = 8050):
     The log is created first, so that the dashboard has tables to read from its first request.
     """
     from capture.log import open_log
+    from capture.settings import DEFAULT_DB
     from dashboard.app import serve_in_background
 
-    open_log(db_path).close()
-    return serve_in_background(db_path, port=port, model=model)
+    # The port first: when it is taken, nothing is left behind (no empty log).
+    server = serve_in_background(db_path, port=port, model=model)
+    try:
+        open_log(db_path, make_folder=str(db_path) == DEFAULT_DB).close()
+    except BaseException:
+        server.close()
+        raise
+    return server
 
 
 def keep_serving_until_interrupted(server) -> None:
@@ -364,6 +375,17 @@ def dashboard_command(args) -> int:
     return 0
 
 
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 0-65535, refused by name otherwise (as `start --port` is)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be between 0 and 65535, not {text!r}")
+    return port
+
+
 def add_dashboard(commands) -> None:
     dashboard = commands.add_parser(
         "dashboard", help="serve the web dashboard: history of the log, photo upload, model report",
@@ -375,7 +397,8 @@ def add_dashboard(commands) -> None:
                            help="address to bind (default 127.0.0.1: this machine only). 0.0.0.0 exposes the "
                                 "dashboard, its log and the upload page to every machine that can reach this one, "
                                 "so it requires --auth")
-    dashboard.add_argument("--port", type=int, default=8050, help="TCP port (default 8050)")
+    dashboard.add_argument("--port", type=port_number, default=8050, help="TCP port, 0-65535 (default 8050; 0: any "
+                                                                        "free port, printed)")
     dashboard.add_argument("--model", metavar="PATH", help="recognise uploads with this model (a .keras file made "
                            "by app.py train or ensemble) and report on it (default: the shipped model)")
     dashboard.add_argument("--auth", metavar="USER:PASS",

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
+from capture.settings import DEFAULT_DB
 from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
 from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
@@ -316,7 +317,7 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
-    db = open_log(options.db)                              # a bad --db is refused before any work
+    db = open_log(options.db, make_folder=str(options.db) == DEFAULT_DB)   # a bad --db: refused before any work
     stop = stop or threading.Event()
     began = time.monotonic()
     outcome: dict[str, tuple] = {}

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,8 @@ from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SET
 from capture.source import FrameReader, SourceLost, describe, open_capture, parse_device
 from capture.status import StatusLine, banner, file_progress, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
+from model.classifier import DEFAULT_MODEL, check_model_file
+from model.errors import MoodlogError
 from model.labels import EMOTIONS
 from model.provenance import model_identity, moodlog_version
 from model.recognizer import MIN_FACE, OK
@@ -53,6 +56,10 @@ class CaptureOptions:
     note: str | None = None
     markers_port: int | None = None
     dashboard_url: str | None = None                # shown in the banner when --dashboard serves one
+
+
+class StartInterrupted(MoodlogError):
+    """Ctrl+C or SIGTERM arrived while the daemon was starting: it stops before any session."""
 
 
 @dataclass
@@ -81,9 +88,14 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
     with stop_on_signals(stop, quiet=options.quiet):     # from here on, Ctrl+C is a clean stop
         capture = open_capture(device)
         try:                                             # a bad --model or --db: free the camera first
+            if recognizer is None:                       # a missing or non-model --model: refused before the log
+                check_model_file(Path(options.model) if options.model else DEFAULT_MODEL)
+            db = open_log(options.db, make_folder=str(options.db) == DEFAULT_DB)   # refused before the model loads
             recognizer = recognizer or load_recognizer(options)
             reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
-            books = Books.open(options, recognizer, reader)
+            if stop.is_set():                            # Ctrl+C during start-up: stop, no empty session
+                raise StartInterrupted("stopped during start-up; nothing was logged")
+            books = Books.open(options, recognizer, reader, db)
         except BaseException:
             capture.release()
             raise
@@ -175,9 +187,8 @@ class Books(Tally):
         self.markers: MarkerInbox | None = None
 
     @classmethod
-    def open(cls, options: CaptureOptions, recognizer, reader: FrameReader) -> "Books":
-        """Open the log, close sessions a crash left open, and start this session."""
-        db = open_log(options.db)
+    def open(cls, options: CaptureOptions, recognizer, reader: FrameReader, db) -> "Books":
+        """Close sessions a crash left open in the log `db`, and start this session."""
         session_id = start_session(db, device=str(options.device), model=model_name(recognizer),
                                    detector=recognizer.detector_name,
                                    details=session_details(options, recognizer, reader.info))

@@ -56,11 +56,12 @@ class LogError(MoodlogError, RuntimeError):
     even after retries (disk full, read-only, locked for too long)."""
 
 
-def open_log(path: str | os.PathLike) -> sqlite_utils.Database:
+def open_log(path: str | os.PathLike, *, make_folder: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) a Moodlog database in WAL mode with the current schema.
 
     A path that cannot be a Moodlog log raises LogError naming it, before anything is written:
-    a folder, a file that is not SQLite, or another program's database, which must not be
+    a folder, a path in a folder that does not exist (never created: it is most often a typo), a
+    file that is not SQLite, or another program's database, which must not be
     switched to WAL and filled with our tables because of a typo in `--db`.
     """
     path = Path(path)
@@ -70,7 +71,10 @@ def open_log(path: str | os.PathLike) -> sqlite_utils.Database:
             raise LogError("it is a folder; give a file name, e.g. data/moodlog.db")
         if any(folder.exists() and not folder.is_dir() for folder in path.parents):
             raise LogError("a folder on its path is a file")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:                      # the default log's own folder (data/)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():       # a typo in --db's folder must not make folders
+            raise LogError(f"the folder {path.parent} does not exist; create it first or check the path")
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         db = sqlite_utils.Database(connection)
         _refuse_foreign(db)

@@ -24,6 +24,7 @@ from dashboard.live import filters_from_query
 from dashboard.queries import LogUnavailable
 from dashboard.report import SERVED_IMAGES
 from dashboard.uploads import MAX_UPLOAD_BYTES
+from model.errors import MoodlogError
 from model.classifier import DEFAULT_MODEL
 
 HERE = Path(__file__).resolve().parent
@@ -112,6 +113,10 @@ def model_file(name: str) -> flask.Response:
     return flask.send_from_directory(flask.current_app.config["MOODLOG_MODEL"].parent, name, max_age=60)
 
 
+class PortUnavailable(MoodlogError, OSError):
+    """The dashboard's port cannot be bound (in use, or not permitted)."""
+
+
 def serve(db_path: str | os.PathLike = DEFAULT_DB, host: str = "127.0.0.1", port: int = 8050,
           auth: str | None = None, *, model: str | os.PathLike | None = None, threads: int = 8) -> None:
     """Serve the dashboard with waitress until interrupted.
@@ -147,7 +152,11 @@ def make_server(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | 
     if credentials:
         user, password = parse_credentials(credentials)
         wsgi.wsgi_app = BasicAuth(wsgi.wsgi_app, user, password)
-    server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+    try:
+        server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+    except OSError as error:                 # the port is taken, or not ours to bind
+        raise PortUnavailable(f"cannot serve the dashboard on {host}:{port} ({error.strerror or error}); "
+                              "choose another with --port (0: any free port)") from None
     server.dash_app = app                    # waitress wraps the WSGI app; keep the one it serves at hand
     login = f", login required (user {parse_credentials(credentials)[0]})" if credentials else ""
     print(f"Moodlog dashboard on http://{_url_host(host)}:{server.effective_port}/ reading {db_path}{login}",

@@ -258,7 +258,7 @@ def batch_command(args) -> int:
     from model.errors import MoodlogError
 
     for refused in ("dashboard", "preview", "markers_port"):
-        if getattr(args, refused):
+        if getattr(args, refused) not in (None, False):
             raise MoodlogError(f"--{refused.replace('_', '-')} is for one live source, not a batch of files")
     fields = {name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__
               if name not in ("device", "dashboard_url")}
@@ -269,7 +269,7 @@ def batch_command(args) -> int:
                             stop=stop, progress=BatchProgress(args.quiet))
     if not args.quiet:
         print(summary.text())
-    return 2 if summary.failed or stop.is_set() else 0
+    return 2 if summary.failed else 0                    # a stop (Ctrl+C) is 0, as for one source
 
 
 def serve_dashboard_beside(db_path, model=None, port: int = 8050):

@@ -22,13 +22,14 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
-from capture.settings import DEFAULT_DB
+from capture.settings import DEFAULT_DB, session_labels
 from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
 from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
@@ -37,6 +38,7 @@ from model.errors import MoodlogError
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                             ".ts", ".mts", ".m2ts", ".3gp", ".ogv"})
 PROGRESS_EVERY_SECONDS = 0.5
+MOST_TRIES = 2                  # a file is read again once after its worker died
 ENGINES = ("local", "dask")
 DASK_TOPIC = "moodlog-progress"
 
@@ -162,11 +164,23 @@ class Collector(Tally):
 
 
 def _quiet_worker(progress=None) -> None:
-    """A local worker: one core, Ctrl+C left to the process that owns the batch, progress to its queue."""
+    """A local worker: one core, Ctrl+C left to the process that owns the batch, progress to its
+    queue, and (on Linux) killed with its parent, so a batch killed with -9 leaves no orphans."""
     global _progress
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     one_core()
     _progress = progress
+
+
+def _die_with_parent() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills this worker when its parent dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass                                              # not Linux: orphans are left to the OS
 
 
 _progress = None
@@ -197,20 +211,30 @@ def _analyse_on_dask(path: str, options: CaptureOptions) -> FileResult:
 # ----------------------------------------------------------------------------------- engines
 
 class LocalEngine:
-    """N spawned worker processes on this machine."""
+    """N spawned worker processes on this machine. A worker that dies (out of memory, a decoder
+    crash) breaks the pool; `restart` makes a new one so the batch goes on."""
 
     def __init__(self, workers: int):
+        self.workers = workers
         context = get_context("spawn")
+        self.context = context
         self.progress = context.Queue()
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_worker,
-                                        initargs=(self.progress,))
+        self.pool = self._new_pool()
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=_quiet_worker,
+                                   initargs=(self.progress,))
 
     def submit(self, path: str, options: CaptureOptions):
         return self.pool.submit(_analyse_locally, path, options)
 
     def wait(self, futures, timeout: float):
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)[0]
+
+    def restart(self) -> None:
+        self._stop_workers()
+        self.pool = self._new_pool()
 
     def messages(self) -> list[tuple]:
         taken = []
@@ -221,11 +245,19 @@ class LocalEngine:
                 return taken
 
     def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
         if cancel:                                          # stop the files in hand at once
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.terminate()
+            self._stop_workers()
+        else:
+            self.pool.shutdown(wait=True)
         self.progress.close()
+
+    def _stop_workers(self) -> None:
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())   # before shutdown clears it
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(5)
 
 
 class DaskEngine:
@@ -297,14 +329,20 @@ class BatchSummary:
 
     @property
     def failed(self) -> list[tuple[str, str]]:
-        return [(path, error) for path, session_id, status, error in self.sessions if session_id is None]
+        return [(path, error) for path, session_id, status, error in self.sessions if status == "failed"]
+
+    @property
+    def stopped(self) -> list[str]:
+        return [path for path, session_id, status, _ in self.sessions if session_id is None and status == "stopped"]
 
     def text(self) -> str:
         done = [s for s in self.sessions if s[1] is not None]
         lines = [f"batch of {len(self.sessions)} files on {self.engine}: {len(done)} logged, "
-                 f"{len(self.failed)} failed, {self.seconds:.1f} s"]
+                 f"{len(self.failed)} failed" + (f", {len(self.stopped)} not done (stopped)" if self.stopped else "")
+                 + f", {self.seconds:.1f} s"]
         lines += [f"  session {session_id}: {path} ({status})" for path, session_id, status, _ in done]
         lines += [f"  FAILED {path}: {error}" for path, error in self.failed]
+        lines += [f"  not done {path}: stopped before it was done; run it again" for path in self.stopped]
         lines += [f"log: {self.db}", f"see it: {command_hint('dashboard', *db_option(self.db))}"]
         return "\n".join(lines)
 
@@ -317,6 +355,7 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
+    session_labels(options.label)                         # a label given twice: refused before any work
     db = open_log(options.db, make_folder=str(options.db) == DEFAULT_DB)   # a bad --db: refused before any work
     stop = stop or threading.Event()
     began = time.monotonic()
@@ -325,12 +364,16 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
     if progress:
         progress.begin(files, pool.name)
     futures = {pool.submit(str(path), options): str(path) for path in files}
+    tries = {str(path): 1 for path in files}
     try:
         while futures and not stop.is_set():
             done = pool.wait(futures, timeout=0.25)
             for message in pool.messages():
                 if progress:
                     progress.update(*message)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                futures = _after_a_dead_worker(pool, futures, tries, outcome, options, progress)
+                continue
             for future in done:
                 path = futures.pop(future)
                 result = _result_of(future, path)
@@ -342,9 +385,27 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
         if progress:
             progress.close()
     for path in futures.values():
-        outcome[path] = (None, "stopped", "stopped before it was done (Ctrl+C): nothing logged")
+        outcome[path] = (None, "stopped", "stopped (Ctrl+C) before it was done: nothing logged; run it again")
     sessions = [(str(path), *outcome[str(path)]) for path in files]
     return BatchSummary(sessions, time.monotonic() - began, pool.name, str(options.db))
+
+
+def _after_a_dead_worker(pool, futures: dict, tries: dict, outcome: dict, options, progress) -> dict:
+    """A worker died and took the pool with it: every file in hand failed with BrokenProcessPool,
+    not only the one that killed it. A new pool takes them all again, once; a file in hand when a
+    pool broke twice is reported as failed, so one bad file cannot stop the batch."""
+    for path in list(futures.values()):
+        tries[path] += 1
+    retry = [path for path in futures.values() if tries[path] <= MOST_TRIES]
+    for path in futures.values():
+        if tries[path] > MOST_TRIES:
+            message = "its worker process died twice while reading it (out of memory, or a decoder crash)"
+            outcome[path] = (None, "failed", message)
+            if progress:
+                now = time.time()
+                progress.finish(path, FileResult(path, now, now, "failed", error=message))
+    pool.restart()
+    return {pool.submit(path, options): path for path in retry}
 
 
 def _result_of(future, path: str) -> FileResult:

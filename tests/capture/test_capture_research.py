@@ -365,3 +365,60 @@ def test_a_live_stream_starts_with_fresh_frames_not_those_queued_while_the_model
         camera.stop()
     assert 20 <= reader.counters.frames_read <= 60, reader.counters
     assert got and got[0].media_time < 0.2 and reader.counters.frames_dropped <= 5
+
+
+@pytest.fixture(scope="module")
+def long_files(happy_then_neutral, tmp_path_factory):
+    """Four copies of the 180-frame clip, each looped 4 times: a few seconds of work each."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("long")
+    frames = []
+    capture = cv2.VideoCapture(str(happy_then_neutral))
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    for index in range(4):
+        write_video(folder / f"p{index}.avi", frames * 4)
+    return folder
+
+
+def test_a_worker_that_dies_does_not_fail_the_batch(long_files, tmp_path):
+    """kill -9 of a worker breaks Python's process pool, failing every file in hand: the batch
+    makes a new pool and reads those files again, so all are logged."""
+    import psutil
+
+    db = tmp_path / "batch.db"
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("s", run_batch(
+        [long_files], CaptureOptions("", db=db, quiet=True), workers=2)))
+    thread.start()
+    me = psutil.Process()
+    assert wait_for(lambda: len([c for c in me.children(recursive=True) if "spawn" in " ".join(c.cmdline())]) >= 2
+                    and count_rows(db) == 0, 60)
+    time.sleep(3)                                        # the workers are reading their first files
+    victim = [c for c in me.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())][0]
+    victim.kill()
+    thread.join(300)
+    summary = result["s"]
+    assert [status for _, _, status, _ in summary.sessions] == ["finished"] * 4, summary.text()
+    assert count_rows(db) == 4 * 720
+
+
+def test_ctrl_c_stops_a_batch_at_once_keeps_what_is_done_and_leaves_no_worker(long_files, tmp_path):
+    import psutil
+
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", str(long_files), "--workers", "2",
+                                "--db", str(tmp_path / "b.db")], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(process.pid)
+    assert wait_for(lambda: len(parent.children(recursive=True)) >= 2, 60)
+    time.sleep(4)
+    workers = parent.children(recursive=True)
+    process.send_signal(2)                               # Ctrl+C
+    began = time.monotonic()
+    stdout, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - began < 10 and process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr and "batch of 4 files" in stdout
+    logged = db_rows(tmp_path / "b.db", "SELECT count(*) FROM sessions")[0][0]
+    assert sum(line.startswith("  not done ") for line in stdout.splitlines()) == 4 - logged
+    assert wait_for(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), 10)

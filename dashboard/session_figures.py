@@ -84,9 +84,13 @@ def _with_breaks(series: Series):
     """The curves with a break (None) wherever a step had no face, so a line never bridges face-less
     time, and those stretches [(from, to)] to shade."""
     x, mean, valence, uncertain, faceless = [], {e: [] for e in series.mean}, [], [], []
-    step = series.step
+    # A step finer than the sampling (`--fps 5` charted at 0.1 s) leaves every other step empty
+    # without any face-less time: a break needs a gap well over both the step and the usual spacing.
+    spacing = sorted(b - a for a, b in zip(series.seconds, series.seconds[1:]))
+    usual = spacing[len(spacing) // 2] if spacing else 0.0
+    step = max(series.step, usual)
     for i, second in enumerate(series.seconds):
-        if i and step and second - series.seconds[i - 1] > step * 1.5:
+        if i and step and second - series.seconds[i - 1] > max(series.step * 1.5, usual * 2.5):
             faceless.append((series.seconds[i - 1] + step, second))
             x.append(series.seconds[i - 1] + step)
             for e in mean:
@@ -105,8 +109,9 @@ def overlay_figure(curves: list[tuple[str, Series]], measure: str) -> dict:
     """Several sessions on their own time: `measure` is 'valence' or an emotion (its mean probability)."""
     traces, end = [], 0.0
     for index, (name, series) in enumerate(curves):
-        y = series.valence if measure == "valence" else series.mean[measure]
-        traces.append({"type": "scatter", "mode": "lines", "name": name, "x": series.seconds, "y": y,
+        x, mean, valence, _, _ = _with_breaks(series)
+        y = valence if measure == "valence" else mean[measure]
+        traces.append({"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
                        "line": {"color": OVERLAY_PALETTE[index % len(OVERLAY_PALETTE)], "width": 2},
                        "hovertemplate": f"{name}: %{{y:.2f}}<extra></extra>"})
         end = max([end] + series.seconds[-1:])

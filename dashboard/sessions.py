@@ -5,8 +5,8 @@
   outages; from the session row and the `emotion_minutes` rollup (its probability sums), so a
   month-long live session costs as little as a one-minute clip.
 - `series`: mean probability of each emotion and valence over time since each session's start
-  (media time), per bucket; from the detections for sessions up to DETAIL_FACES faces or with a
-  track filter, else from the rollup at minute resolution.
+  (media time), per bucket; from the detections for files, for live sessions up to DETAIL_FACES
+  faces and with a track filter, else (long live sessions) from the rollup at minute resolution.
 - `segments`: a session cut at its markers, each piece summarised as above.
 
 Valence is the mean probability of the positive emotion minus that of the negative ones:
@@ -167,8 +167,7 @@ class Series:
 
 def series(connection: sqlite3.Connection, session_id: int, bucket: float, track: int | None = None) -> Series:
     """Curves of one session in buckets of `bucket` seconds of its own time (see the module notes)."""
-    faces_total = connection.execute("SELECT faces FROM sessions WHERE id = ?", [session_id]).fetchone()
-    if track is None and faces_total and (faces_total[0] or 0) > DETAIL_FACES:
+    if track is None and _on_the_rollup(connection, session_id):
         return _rollup_series(connection, session_id, max(bucket, 60.0))
     means = ", ".join(f"AVG(d.[{e}])" for e in EMOTIONS)
     where, params = "d.session_id = ?", [bucket, session_id]
@@ -181,6 +180,14 @@ def series(connection: sqlite3.Connection, session_id: int, bucket: float, track
         f"WHERE {where} GROUP BY b ORDER BY b", params).fetchall()
     return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(EMOTIONS)], r[-1]) for r in rows], "detections",
                    bucket)
+
+
+def _on_the_rollup(connection, session_id: int) -> bool:
+    """Whether a session is charted from the per-minute rollup: a live one over DETAIL_FACES faces.
+    Never a file: the rollup is by wall-clock minute, and a file's rows are placed by media time
+    (a 2.5-hour video analysed in 20 minutes would be drawn over 20 minutes)."""
+    row = connection.execute("SELECT faces, kind FROM sessions WHERE id = ?", [session_id]).fetchone()
+    return bool(row) and (row[0] or 0) > DETAIL_FACES and (row[1] or "live") != "file"
 
 
 def _rollup_series(connection, session_id: int, bucket: float) -> Series:
@@ -237,9 +244,10 @@ def segments(connection: sqlite3.Connection, session_id: int) -> list[Segment]:
     cuts = [(float(m[0]), m[2]) for m in markers(connection, session_id)]
     if not cuts or cuts[0][0] > 0:
         cuts.insert(0, (0.0, "start"))
-    started, faces = connection.execute("SELECT started_at, faces FROM sessions WHERE id = ?", [session_id]).fetchone()
-    # A long session is cut on the per-minute rollup (boundaries to the minute), as its curves are.
-    piece = _segment if (faces or 0) <= DETAIL_FACES else functools.partial(_rollup_segment, started=started)
+    started = connection.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()[0]
+    # A long live session is cut on the per-minute rollup (boundaries to the minute), as its curves are.
+    on_rollup = _on_the_rollup(connection, session_id)
+    piece = functools.partial(_rollup_segment, started=started) if on_rollup else _segment
     return [piece(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
             for i, (start, label) in enumerate(cuts)]
 

@@ -150,3 +150,37 @@ def test_a_long_session_is_cut_on_the_minute_rollup_as_on_its_rows(tmp_path, mon
     assert [p.faces for p in from_rows] == [60, 60, 60]
     for a, b in zip(from_rollup, from_rows):
         assert a.mean == pytest.approx(b.mean) and a.valence == pytest.approx(b.valence)
+
+
+def test_a_step_finer_than_the_sampling_does_not_break_the_lines():
+    from dashboard.session_figures import intensity_figure
+
+    seconds = [i * 0.2 for i in range(10)]                # --fps 5 charted with 0.1 s steps
+    curve = sessions.Series(1, seconds, [1] * 10, {e: [0.1] * 10 for e in sessions.EMOTIONS}, [0.0] * 10,
+                            [0.0] * 10, "detections", step=0.1)
+    figure = intensity_figure(curve, ["happy"])
+    assert None not in figure["data"][0]["y"] and not figure["layout"]["shapes"]
+
+
+def test_a_long_file_is_charted_and_cut_on_media_time_never_on_the_rollup(tmp_path, monkeypatch):
+    """A file analysed faster than it plays: on wall-clock minutes its 10 minutes of video would be
+    drawn over the 1 minute it took; over DETAIL_FACES faces it must still use its media time."""
+    path = tmp_path / "file.db"
+    db = open_log(path)
+    session_id = start_session(db, device="v.mp4", model="m", detector="d", started_at=BASE,
+                               details=SessionDetails(kind="file", source_duration=600.0))
+    writer = LogWriter(db, session_id)
+    for second in range(600):
+        writer.add(BASE + second / 10, second, 0, (0, 0, 9, 9), one_hot("happy" if second < 300 else "sad"),
+                   media_time=float(second))
+    writer.update_counters(faces=600)
+    writer.close("finished", ended_at=BASE + 60)
+    add_markers(db, session_id, [(None, 300.0, "sad part")], "csv")
+    db.close()
+    monkeypatch.setattr(sessions, "DETAIL_FACES", 100)
+    connection = queries.connect(path)
+    curve = sessions.series(connection, session_id, 60.0)
+    assert curve.seconds == [60.0 * i for i in range(10)] and curve.resolution == "detections"
+    pieces = sessions.segments(connection, session_id)
+    assert [(p.label, p.faces) for p in pieces] == [("start", 300), ("sad part", 300)]
+    assert pieces[1].share["sad"] == 1.0

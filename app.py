@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -324,8 +325,11 @@ def add_start(commands) -> None:
 def markers_command(args) -> int:
     from capture.log import add_markers, open_log
     from capture.markers import read_marker_csv
+    from model.errors import MoodlogError
 
     markers = read_marker_csv(args.csv)                  # a bad file is refused before the log opens
+    if not Path(args.db).is_file():
+        raise MoodlogError(f"no log at {args.db}")
     db = open_log(args.db)
     stored = add_markers(db, args.session, markers, source="csv")
     print(f"{stored} markers added to session {args.session} of {args.db}")
@@ -354,8 +358,18 @@ def upgrade_command(args) -> int:
 
     if not Path(args.db).is_file():
         raise MoodlogError(f"no log at {args.db}")
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(args.db)) as connection:
+        try:
+            before = connection.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError:
+            before = None                                 # open_log says what is wrong with it
     open_log(args.db).close()
-    print(f"{args.db} is a Moodlog log of layout {SCHEMA_VERSION}")
+    if before == SCHEMA_VERSION:
+        print(f"{args.db} already has the current layout ({SCHEMA_VERSION}); nothing to do")
+    else:
+        print(f"{args.db} upgraded in place from layout {before} to {SCHEMA_VERSION}; every row kept")
     return 0
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from capture.log import LogWriter, SessionDetails, open_log, start_session
-from capture.markers import MARKER_PATH, KeyMarkers, MarkerInbox, serve_markers
+from capture.markers import MARKER_PATH, KeyMarkers, MarkerError, MarkerInbox, serve_markers
 from capture.preview import Preview
 from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SETTINGS, session_labels
 from capture.source import FrameReader, SourceLost, describe, open_capture, parse_device
@@ -95,15 +95,17 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
             reader = FrameReader(device, capture, stop, fps=options.fps, reconnect_seconds=options.reconnect)
             if stop.is_set():                            # Ctrl+C during start-up: stop, no empty session
                 raise StartInterrupted("stopped during start-up; nothing was logged")
+            markers = open_markers(options, reader, stop)  # a taken port: refused before the session
             books = Books.open(options, recognizer, reader, db)
+            books.markers = markers
         except BaseException:
+            stop.set()                                   # also ends a marker server already listening
             capture.release()
             raise
         tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
         preview = Preview(options.preview)
         failed = True                                    # an unexpected error still closes the books
         try:
-            books.markers = open_markers(options, reader, stop)
             if not options.quiet:
                 print(banner(books.writer.session_id, describe(device), reader.info, moodlog_version(),
                              options.db, options.dashboard_url), file=sys.stderr, flush=True)
@@ -112,7 +114,8 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
             failed = False
         finally:
             stop.set()
-            reader.join(READER_JOIN_SECONDS)
+            if reader.ident is not None:                 # started (an error may come before it is)
+                reader.join(READER_JOIN_SECONDS)
             preview.close()
             books.close("failed" if failed else _ending(reader))
     return books.summary(reader.error)
@@ -232,8 +235,8 @@ class Books(Tally):
 
     def summary(self, error: SourceLost | None) -> Summary:
         status = _ending(self.reader)
-        return Summary(self.writer.session_id, status, self.counters(), time.monotonic() - self.started,
-                       self.db_path, error)
+        counters = {**self.counters(), "announced_frames": None if self.reader.live else self.reader.info.frames}
+        return Summary(self.writer.session_id, status, counters, time.monotonic() - self.started, self.db_path, error)
 
 
 @contextlib.contextmanager
@@ -265,6 +268,9 @@ def open_markers(options: CaptureOptions, reader: FrameReader, stop: threading.E
     """Markers during live capture: over HTTP with --markers-port, and from key presses when the
     daemon runs on a terminal. A file has no "now" to mark: import its markers from a CSV."""
     if not reader.live:
+        if options.markers_port is not None:
+            raise MarkerError("--markers-port is for cameras and streams; a file's markers come from a CSV "
+                              "afterwards: python app.py markers FILE.csv --session N")
         return None
     inbox = MarkerInbox(reader.media_clock)
     if options.markers_port is not None:

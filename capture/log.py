@@ -22,6 +22,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import uuid
@@ -37,6 +38,7 @@ from model.labels import EMOTIONS
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
+MARKER_SLACK_SECONDS = 1.0
 BATCH_SECONDS = 1.0
 BATCH_ROWS = 5_000
 SESSION_COUNTERS = ("frames_read", "frames_analysed", "frames_without_face", "frames_dropped",
@@ -259,16 +261,33 @@ def start_session(db: sqlite_utils.Database, *, device: str, model: str, detecto
 def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str) -> int:
     """Store (wall time or None, media time or None, label) markers of a session in one
     transaction; a marker with only one clock gets the other from the session's start (wall =
-    start + media). Returns how many were stored."""
-    started = db.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()
-    if started is None:
+    start + media). Returns how many were stored.
+
+    LogError (nothing stored) for a marker outside its session (MARKER_SLACK_SECONDS allowed either
+    side), a time that is not a number, or a date for a file session (a file's rows were logged
+    when it was analysed, not when it was filmed, so only a position in the video places a marker)."""
+    session = db.execute("SELECT started_at, ended_at, updated_at, kind, source_duration FROM sessions WHERE id = ?",
+                         [session_id]).fetchone()
+    if session is None:
         raise LogError(f"no session {session_id} in this log")
+    started, ended, updated, kind, duration = session
     rows = []
-    for ts, media_time, label in markers:
+    for number, (ts, media_time, label) in enumerate(markers, start=1):
+        where = f"marker {number} ({label!r})"
+        if kind == "file" and media_time is None:
+            raise LogError(f"{where}: session {session_id} is a video file; give its markers as positions in the "
+                           "video (seconds, mm:ss or h:mm:ss), not as dates")
         if ts is None:
-            ts = started[0] + media_time
+            ts = started + media_time
         if media_time is None:
-            media_time = ts - started[0]
+            media_time = ts - started
+        if not (math.isfinite(ts) and math.isfinite(media_time)):
+            raise LogError(f"{where}: its time is not a number")
+        end = duration if kind == "file" and duration else (ended or updated or time.time()) - started
+        if not -MARKER_SLACK_SECONDS <= media_time <= end + MARKER_SLACK_SECONDS:
+            raise LogError(f"{where} at {media_time:.1f} s is outside session {session_id}, which runs from 0 to "
+                           f"{end:.1f} s" + (" (a Unix time? give seconds from the start of the video)"
+                                             if media_time > 1e8 else ""))
         rows.append((session_id, float(ts), float(media_time), str(label), source))
     with db.atomic():
         db.conn.executemany("INSERT INTO markers (session_id, ts, media_time, label, source) VALUES (?, ?, ?, ?, ?)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import queue
 import sys
 import threading
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlparse
 from model.errors import MoodlogError
 
 LONGEST_MARKER_LABEL = 200
+MOST_BODY_BYTES = 4096
 MARKER_PATH = "/marker"
 
 
@@ -65,6 +67,8 @@ def marker_time(text: str) -> tuple[float | None, float | None]:
         parts = [float(part) for part in text.split(":")]
     except ValueError:
         parts = None
+    if parts is not None and not all(math.isfinite(part) for part in parts):
+        raise MarkerError(f"{text!r} is not a time")
     if parts is not None and 1 <= len(parts) <= 3:
         seconds = 0.0
         for part in parts:
@@ -95,8 +99,11 @@ class MarkerInbox:
         self.media_time = media_time
         self.waiting: queue.SimpleQueue[tuple[float, float, str, str]] = queue.SimpleQueue()
 
-    def put(self, label: str, source: str) -> None:
-        self.waiting.put((time.time(), self.media_time(), marker_label(label), source))
+    def put(self, label: str, source: str) -> tuple[float, float, str, str]:
+        """Queue a marker now; returns it (wall time, media time, label, source)."""
+        marker = (time.time(), self.media_time(), marker_label(label), source)
+        self.waiting.put(marker)
+        return marker
 
     def take(self) -> list[tuple[float, float, str, str]]:
         taken = []
@@ -115,14 +122,19 @@ def serve_markers(inbox: MarkerInbox, port: int, host: str = "127.0.0.1") -> Thr
             url = urlparse(self.path)
             if url.path != MARKER_PATH:
                 return self._answer(HTTPStatus.NOT_FOUND, {"error": f"POST {MARKER_PATH} label=..."})
-            length = min(int(self.headers.get("Content-Length") or 0), 4096)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MOST_BODY_BYTES:
+                return self._answer(HTTPStatus.BAD_REQUEST, {"error": f"a body of 0-{MOST_BODY_BYTES} bytes, please"})
             body = self.rfile.read(length).decode("utf-8", "replace")
             try:
                 label = _label_of(url.query, body, self.headers.get("Content-Type", ""))
-                inbox.put(label, "http")
+                marked = inbox.put(label, "http")
             except MarkerError as error:
                 return self._answer(HTTPStatus.BAD_REQUEST, {"error": str(error)})
-            return self._answer(HTTPStatus.CREATED, {"label": label})
+            return self._answer(HTTPStatus.CREATED, {"label": label, "ts": marked[0], "media_time": marked[1]})
 
         def _answer(self, status, payload):
             data = json.dumps(payload).encode()
@@ -132,8 +144,16 @@ def serve_markers(inbox: MarkerInbox, port: int, host: str = "127.0.0.1") -> Thr
             self.end_headers()
             self.wfile.write(data)
 
+        timeout = 5                                             # a client that sends less than it said: dropped
+
         def log_message(self, *args):                           # the daemon's console is its status line
             pass
+
+        def handle_one_request(self):
+            try:
+                super().handle_one_request()
+            except (OSError, ValueError):                       # a client gone mid-request: nothing to answer
+                self.close_connection = True
 
     try:
         server = ThreadingHTTPServer((host, port), Handler)
@@ -148,7 +168,10 @@ def serve_markers(inbox: MarkerInbox, port: int, host: str = "127.0.0.1") -> Thr
 def _label_of(query: str, body: str, content_type: str) -> str:
     if "json" in content_type:
         try:
-            return marker_label(json.loads(body).get("label", ""))
+            label = json.loads(body).get("label")
+            if not isinstance(label, str):
+                raise ValueError("label is not text")
+            return marker_label(label)
         except (ValueError, AttributeError):
             raise MarkerError('the body must be JSON like {"label": "task 2"}') from None
     fields = {**parse_qs(query), **parse_qs(body)}

@@ -79,9 +79,20 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
         f"{c['frames_without_face']} without face, {c['frames_dropped']} dropped, {c['frames_corrupt']} corrupt",
         f"faces logged: {c['faces']} ({c['faces_unclassified']} seen but not classifiable); "
         f"reconnects: {c['reconnects']}",
+        *_cut_short(c),
         f"log: {db_path}",
         f"see it: {command_hint('dashboard', *db_option(db_path))}",
     ])
+
+
+def _cut_short(counters: dict) -> list[str]:
+    """A warning when a file ended well before the frame count its container announced (a recording
+    cut short, or a damaged end): the frames it had were all read, but the video is not all there."""
+    announced, found = counters.get("announced_frames"), counters.get("source_frames")
+    if announced and found is not None and found < 0.95 * announced:
+        return [f"note: the file's container announced {announced:,} frames; only {found:,} could be read "
+                "(a recording cut short, or damaged at its end)"]
+    return []
 
 
 def banner(session_id: int, source: str, info, version: str, db_path, dashboard_url: str | None) -> str:

@@ -127,11 +127,12 @@ def _quote(text: str) -> str:
 
 def summary_csv(rows) -> str:
     """The summary table as CSV: one row per session, local start time with its UTC offset,
-    a column per label name, shares and means 0-1."""
+    a column per label name (label_NAME, as in the History export, so a label called "session"
+    cannot shadow a column), shares and means 0-1."""
     names = sorted({name for r in rows for name in r.labels})
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["session", "device", "kind", *names, "note", "started", "duration_s", "face_share", "faces",
+    writer.writerow(["session", "device", "kind", *[f"label_{n}" for n in names], "note", "started", "duration_s", "face_share", "faces",
                      *[f"mean_{e}" for e in EMOTIONS], *[f"share_{e}" for e in EMOTIONS], "valence", "outages",
                      "outage_s", "reconnects", "markers", "version", "model_sha256", "settings"])
     for r in rows:

@@ -61,3 +61,14 @@ def test_the_banner_names_source_log_and_dashboard():
     assert "dashboard: http://127.0.0.1:8050/" in live
     file = banner(4, "file a.mp4", SourceInfo(False, 29.97, 107892, 3600.0, 1920, 1080), "0.4.0", "x.db", None)
     assert "(1920x1080, 29.97 fps, 107,892 frames, 1:00:00)" in file and "dashboard" not in file
+
+
+def test_a_file_cut_short_says_so_in_the_summary(tmp_path):
+    video = short_video(tmp_path / "cut.avi", frames=120)
+    data = video.read_bytes()
+    video.write_bytes(data[:len(data) // 4])                # the recording stopped a quarter of the way in
+    done = subprocess.run([sys.executable, "app.py", "start", str(video), "--db", str(tmp_path / "c.db")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    note = next(line for line in done.stdout.splitlines() if line.startswith("note: "))
+    assert "announced 120 frames; only" in note and "cut short" in note

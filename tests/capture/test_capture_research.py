@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime
 
 import numpy as np
 import pytest
@@ -202,17 +201,36 @@ def test_markers_from_a_csv_in_video_and_wall_time(happy_then_neutral, tmp_path,
     run(CaptureOptions(str(happy_then_neutral), db=db, quiet=True), recognizer=recognizer)
     started = db_rows(db, "SELECT started_at FROM sessions")[0][0]
     csv_file = tmp_path / "events.csv"
-    csv_file.write_text('time,label\n0:01.5,task "A" starts\n3,"laugh, loud"\n'
-                        "2026-11-29T14:03:05+01:00,wall clock\n")
+    csv_file.write_text('time,label\n0:01.5,task "A" starts\n3,"laugh, loud"\n0:00:05.9,last\n')
     done = subprocess.run([sys.executable, str(ROOT / "app.py"), "markers", str(csv_file), "--session", "1",
                            "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "3 markers added" in done.stdout
     markers = [tuple(row) for row in db_rows(db, "SELECT media_time, ts, label, source FROM markers ORDER BY id")]
     assert markers[0][0] == 1.5 and markers[0][1] == pytest.approx(started + 1.5) and markers[0][2] == 'task "A" starts'
-    assert markers[1][:1] == (3.0,) and markers[1][2] == "laugh, loud"
-    wall = datetime.fromisoformat("2026-11-29T14:03:05+01:00").timestamp()
-    assert markers[2][1] == wall and markers[2][0] == pytest.approx(wall - started)
+    assert markers[1][:1] == (3.0,) and markers[1][2] == "laugh, loud" and markers[2][0] == 5.9
     assert {m[3] for m in markers} == {"csv"}
+    # Refused, nothing stored: a date for a file (its rows were logged when it was analysed, not filmed),
+    # a time past the 6 s video (a Unix time given by mistake), not-a-number times.
+    for bad, says in (("2026-11-29T14:03:05+01:00", "positions in the video"), ("1795988005", "a Unix time?"),
+                      ("7.5", "outside session 1"), ("nan", "not a time"), ("inf", "not a time")):
+        csv_file.write_text(f"time,label\n1,fine\n{bad},x\n")
+        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "markers", str(csv_file), "--session", "1",
+                               "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and says in done.stderr, (bad, done.stderr)
+    assert db_rows(db, "SELECT count(*) FROM markers")[0][0] == 3
+
+
+def test_live_markers_in_wall_time_must_fall_inside_the_session(tmp_path):
+    from capture.log import LogError, LogWriter, add_markers, start_session
+
+    db = open_log(tmp_path / "live.db")
+    session_id = start_session(db, device="0", model="m", detector="d", started_at=1_790_000_000.0)
+    LogWriter(db, session_id).close("stopped", ended_at=1_790_000_600.0)
+    assert add_markers(db, session_id, [(1_790_000_300.0, None, "middle")], "csv") == 1
+    assert db.execute("SELECT media_time FROM markers").fetchone()[0] == 300.0
+    with pytest.raises(LogError, match="outside session"):
+        add_markers(db, session_id, [(1_790_000_300.0, None, "ok"), (1_790_001_000.0, None, "after the end")], "csv")
+    assert db.execute("SELECT count(*) FROM markers").fetchone()[0] == 1
 
 
 @pytest.mark.parametrize("text, where", [("when,what\n1,a\n", "header"), ("time,label\n1:75,a\n", "line 2"),
@@ -243,11 +261,20 @@ def test_markers_of_a_live_stream_over_http_are_logged_on_its_clocks(fer2013, re
         port = _marker_port()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/marker", data=b'{"label": "stimulus 1"}',
                                          headers={"Content-Type": "application/json"})
-        assert urllib.request.urlopen(request, timeout=10).status == 201
-        bad = urllib.request.Request(f"http://127.0.0.1:{port}/marker", data=b"label=")
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(bad, timeout=10)
-        assert refused.value.code == 400
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 201 and json.loads(answer.read())["media_time"] > 0
+        for body, kind in ((b"label=", None), (b'{"label": null}', "application/json")):
+            bad = urllib.request.Request(f"http://127.0.0.1:{port}/marker", data=body,
+                                         headers={"Content-Type": kind} if kind else {})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(bad, timeout=10)
+            assert refused.value.code == 400
+        import http.client
+        raw = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        raw.putrequest("POST", "/marker")
+        raw.putheader("Content-Length", "abc")
+        raw.endheaders()
+        assert raw.getresponse().status == 400
         assert wait_for(lambda: db_rows(db, "SELECT count(*) FROM markers")[0][0] == 1, 20)
     finally:
         stop.set()
@@ -422,3 +449,22 @@ def test_ctrl_c_stops_a_batch_at_once_keeps_what_is_done_and_leaves_no_worker(lo
     logged = db_rows(tmp_path / "b.db", "SELECT count(*) FROM sessions")[0][0]
     assert sum(line.startswith("  not done ") for line in stdout.splitlines()) == 4 - logged
     assert wait_for(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), 10)
+
+
+def test_a_markers_port_already_taken_is_refused_before_any_session(tmp_path, recognizer):
+    import socket
+
+    from capture.markers import MarkerError
+
+    camera = MjpegServer(encode_frames([background(i) for i in range(10)]), fps=15).start()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        with pytest.raises(MarkerError, match="cannot take port"):
+            run(CaptureOptions(camera.url, db=tmp_path / "m.db", quiet=True, markers_port=taken.getsockname()[1]),
+                recognizer=recognizer)
+    finally:
+        taken.close()
+        camera.stop()
+    assert db_rows(tmp_path / "m.db", "SELECT count(*) FROM sessions")[0][0] == 0

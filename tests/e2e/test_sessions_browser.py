@@ -127,8 +127,8 @@ def test_sessions_page_summarises_filters_and_draws_markers(browser, sessions_se
     href = browser.find_element(By.ID, "sessions-export").get_attribute("href")
     exported = urllib.parse.unquote(href.split(",", 1)[1]).splitlines()
     header = exported[0].split(",")
-    assert "participant" in header and "condition" in header and "mean_happy" in header and len(exported) == 2
-    assert exported[1].split(",")[header.index("participant")] == "P07"
+    assert "label_participant" in header and "label_condition" in header and "mean_happy" in header
+    assert len(exported) == 2 and exported[1].split(",")[header.index("label_participant")] == "P07"
 
 
 def test_a_bad_label_filter_says_how_to_write_it(browser, sessions_server):

@@ -30,7 +30,7 @@ def train_command(args) -> int:
 
     needs_training_tools("train", "tensorflow", "keras", "matplotlib", "pandas")
 
-    from model.train import TrainConfig, TrainingInterrupted, finish, train
+    from model.training.train import TrainConfig, TrainingInterrupted, finish, train
 
     if args.finish:
         path = finish(Path(args.finish), args.data)
@@ -51,7 +51,7 @@ def train_command(args) -> int:
 
 def evaluate_command(args) -> int:
     needs_training_tools("evaluate", "matplotlib", *(("tensorflow", "keras") if args.runtime in ("keras", "tflite") else ()))
-    from model.evaluate_cli import evaluate_model
+    from model.training.evaluate_cli import evaluate_model
 
     evaluate_model(args.data, args.model, Path(args.report) if args.report else None, split_names=args.split,
                    runtime=args.runtime, whole_image=args.whole_image, detector=args.detector, quiet=args.quiet)
@@ -61,8 +61,8 @@ def evaluate_command(args) -> int:
 def quantize_command(args) -> int:
     needs_training_tools("quantize")
     from model.classifier import DEFAULT_MODEL
-    from model.dataset import load_fer2013
-    from model.train import quantize
+    from model.training.dataset import load_fer2013
+    from model.training.train import quantize
 
     splits, _ = load_fer2013(args.data)
     if "train" not in splits:
@@ -75,7 +75,7 @@ def quantize_command(args) -> int:
 
 def ensemble_command(args) -> int:
     needs_training_tools("ensemble", "tensorflow", "keras", "matplotlib")
-    from model.ensemble import build_ensemble
+    from model.training.ensemble import build_ensemble
 
     path = build_ensemble(args.models, Path(args.out), args.data, args.seed)
     print(f"ensemble saved to {path}; report in {path.parent / 'REPORT.md'}")

@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--split", default="test", help="test (PrivateTest) or validation (PublicTest)")
     args = parser.parse_args()
     from model.classifier import EmotionClassifier
-    from model.dataset import load_fer2013
-    from model.evaluate import score
+    from model.training.dataset import load_fer2013
+    from model.training.evaluate import score
     from model.labels import EMOTIONS
 
     splits, _ = load_fer2013(str(fer2013_path()))
@@ -60,7 +60,7 @@ def main() -> None:
 
 def crowd_labels(faces) -> np.ndarray | None:
     """The FER+ crowd majority of each face (-1: none), or None when the votes are not beside FER2013."""
-    from model.ferplus import majority_labels, read_votes
+    from model.training.ferplus import majority_labels, read_votes
 
     votes = fer2013_path().parent / "ferplus" / "labels.csv"
     if faces.files is None or not votes.is_file():

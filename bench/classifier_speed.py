@@ -18,6 +18,7 @@ def main() -> None:
     args = parser.parse_args()
     one_core()
     from model.classifier import TRIM, EmotionClassifier
+    from model.training.keras_model import classifier_for
 
     faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
     print("| runtime | mirror-averaged | one face, median ms | batch of 64, median ms | faces/s in batches of 64 |")
@@ -26,7 +27,7 @@ def main() -> None:
     rows = [(runtime, flip, TRIM) for runtime in ("int8", "tflite", "keras") for flip in (True, False)]
     rows.insert(1, (default, True, 0))   # what the trim costs: a resize of each 48x48 face
     for runtime, flip, trim in rows:
-        classifier = EmotionClassifier(args.model, flip_average=flip, runtime=runtime, trim=trim)
+        classifier = classifier_for(args.model, runtime, flip_average=flip, trim=trim)
         single = median_seconds(lambda: classifier.predict(faces[:1]), repeats=300, warmup=20)
         batch = median_seconds(lambda: classifier.predict(faces), repeats=60, warmup=5)
         label = "yes (the default)" if flip and runtime == default and trim == TRIM else ("yes" if flip else "no")

@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from common import ROOT, SHARED, one_core
-from model.evaluate import Metrics, score
+from model.training.evaluate import Metrics, score
 from model.images import load_image
 from model.labels import EMOTIONS
 from model.lite import digest
-from model.photo_evaluation import labelled_photos, read_photos
+from model.training.photo_evaluation import labelled_photos, read_photos
 from model.report import CROSSDOMAIN_FILE, crossdomain_section, with_section
 
 SETS = ("crossdomain/jaffe", "crossdomain/faces", "faces/cfd", "faces/yale")

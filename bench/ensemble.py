@@ -32,14 +32,14 @@ def main() -> None:
     parser.add_argument("--max-passes", type=int, default=4,
                         help="forward passes per face the chosen ensemble may cost (default 4)")
     args = parser.parse_args()
-    from model.classifier import EmotionClassifier
-    from model.dataset import load_fer2013
-    from model.evaluate import score
+    from model.training.keras_model import classifier_for
+    from model.training.dataset import load_fer2013
+    from model.training.evaluate import score
 
     splits = load_fer2013(str(fer2013_path()))[0]
     predictions = {}
     for index, path in enumerate(args.models):
-        classifier = EmotionClassifier(path, flip_average=False)
+        classifier = classifier_for(path, flip_average=False)
         for split in SPLITS:
             images = splits[split].images
             predictions[index, "plain", split] = classifier.predict(images)

@@ -63,9 +63,9 @@ def main() -> None:
     args = parser.parse_args()
     one_core()
     import model.classifier as classifier
-    from model.dataset import load_fer2013
-    from model.evaluate import score
-    from model.ferplus import majority_labels, read_votes
+    from model.training.dataset import load_fer2013
+    from model.training.evaluate import score
+    from model.training.ferplus import majority_labels, read_votes
 
     splits, _ = load_fer2013(str(fer2013_path()))
     crowd = majority_labels(splits["test"].files, read_votes(fer2013_path().parent / "ferplus" / "labels.csv"))

@@ -23,12 +23,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     one_core()
-    from model.classifier import EmotionClassifier
-    from model.dataset import load_fer2013
-    from model.evaluate import score
+    from model.training.keras_model import classifier_for
+    from model.training.dataset import load_fer2013
+    from model.training.evaluate import score
 
-    variants = {"float32": EmotionClassifier(args.model, runtime="tflite"),
-                "int8 (as `train` writes it)": EmotionClassifier(args.model, runtime="int8")}
+    variants = {"float32": classifier_for(args.model, "tflite"),
+                "int8 (as `train` writes it)": classifier_for(args.model, "int8")}
     test = load_fer2013(str(fer2013_path()))[0]["test"]
     one, batch = test.images[:1], test.images[:64]
     timings = {name: {"one": [], "batch": []} for name in variants}

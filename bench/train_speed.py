@@ -1,7 +1,7 @@
 """Training throughput on this CPU: faces per second for network shapes and float precisions.
 
 Times real training steps (augmentation, forward, backward, AdamW) on FER2013 training faces
-through model.train's own pipeline; the first steps (graph tracing) are not counted. Use it
+through model.training.train's own pipeline; the first steps (graph tracing) are not counted. Use it
 to choose --widths and --precision before a long run.
 Usage: python bench/train_speed.py [--steps 40] [--widths 16,32,64,128 16,32,96,192]
 """
@@ -17,7 +17,7 @@ from common import fer2013_path
 
 def faces_per_second(widths: str, precision: str, steps: int, train_split) -> float:
     import keras
-    from model.train import TrainConfig, batches, build_network, compile_for_training
+    from model.training.train import TrainConfig, batches, build_network, compile_for_training
 
     keras.mixed_precision.set_global_policy(precision)
     config = TrainConfig(widths=widths, precision=precision)
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--widths", nargs="+", default=["16,32,64,128", "16,32,96,192", "32,64,128,256"])
     parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"])
     args = parser.parse_args()
-    from model.dataset import load_fer2013
+    from model.training.dataset import load_fer2013
 
     splits, _ = load_fer2013(str(fer2013_path()))
     print("| widths | precision | training faces/s (median step, batch 128) |")

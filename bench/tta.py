@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     sets = {label: names for label, names in SETS.items() if len(names) == 1 or not args.quick}
     from model.classifier import EmotionClassifier, to_model_input
-    from model.dataset import load_fer2013
+    from model.training.dataset import load_fer2013
 
     splits = load_fer2013(str(fer2013_path()))[0]
     classifier = EmotionClassifier(args.model, flip_average=False, trim=0)   # the views are made here

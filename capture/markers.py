@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import queue
 import sys
 import threading
@@ -207,9 +208,9 @@ class KeyMarkers(threading.Thread):
             tty.setcbreak(fd)
             while not self.stop.is_set():
                 ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready:
-                    key = self.stream.read(1)
-                    if key.isalnum():
-                        self.inbox.put(f"key {key}", "key")
+                if ready:                                  # the byte itself: a text stream may wait for more
+                    for key in os.read(fd, 64).decode("utf-8", "ignore"):
+                        if key.isalnum():
+                            self.inbox.put(f"key {key}", "key")
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, self.saved)

@@ -93,42 +93,27 @@ def _trimmed(face: np.ndarray, trim: int) -> np.ndarray:
 class EmotionClassifier:
     """Loads a saved Keras model once; `predict(faces)` -> `(N, 7) float32`, rows sum to 1."""
 
-    RUNTIMES = ("auto", "int8", "tflite", "keras")
+    RUNTIMES = ("auto", "int8")
 
     def __init__(self, path: str | os.PathLike | None = None, *, flip_average: bool = True,
-                 batch_size: int = 256, runtime: str = "auto", trim: int = TRIM):
-        """`runtime`: "int8" (TFLite, quantised, the fastest; needs the int8 file that `train`
-        writes beside the model), "tflite" (float32 TFLite), "keras", or "auto": int8 when that
-        file exists for this exact model, else tflite."""
+                 batch_size: int = 256, runtime: str = "auto", trim: int = TRIM, forward=None):
+        """`runtime` "int8" (LiteRT, quantised: the int8 file that `train` writes beside the model)
+        or "auto" (the same). The float runtimes ("tflite", "keras") are training's and come from
+        model.training.keras_model.classifier_for, which hands its own `forward` (a callable from
+        `(N, 48, 48, 1) uint8` faces to `(N, 7)` probabilities) in here."""
         from model.lite import int8_path
 
-        if runtime not in self.RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(self.RUNTIMES)}, not {runtime!r}")
+        if forward is None and runtime not in self.RUNTIMES:
+            raise ValueError(f"runtime {runtime!r} needs the training tools: "
+                             "model.training.keras_model.classifier_for(path, runtime)")
         self.path = Path(path) if path is not None else DEFAULT_MODEL
         self.flip_average = flip_average
         self.trim = trim
         self.batch_size = batch_size
-        self._model = None
         check_model_file(self.path)
-        quantised = int8_path(self.path)                 # hashes the model file: once
-        if runtime == "auto":
-            runtime = "int8" if quantised.is_file() else "tflite"
-        self.runtime = runtime
-        # int8 runs on LiteRT alone: the run time (start, predict, dashboard) never loads Keras or
-        # TensorFlow. Only the float runtimes, made from the Keras model, need them.
-        if runtime == "keras":
-            self._forward = _compiled_forward(self.model)
-        elif runtime == "tflite":
-            self._forward = _lite_forward(self.model, self.path)
-        else:
-            self._forward = _int8_forward(self.path, quantised)
-
-    @property
-    def model(self):
-        """The Keras model, loaded on first use (training-side tools only; it imports TensorFlow)."""
-        if self._model is None:
-            self._model = load_model(self.path)
-        return self._model
+        # The run time (start, predict, dashboard) runs on LiteRT alone, never loading Keras or TensorFlow.
+        self.runtime = "int8" if runtime == "auto" else runtime
+        self._forward = forward if forward is not None else _int8_forward(self.path, int8_path(self.path))
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of the seven emotions, in FER2013 label order, for each face.
@@ -162,33 +147,12 @@ def check_model_file(path: Path) -> None:
         raise ModelFileError(f"{path} is not a Keras model file (.keras)")
 
 
-def load_model(path: Path):
-    """Load a Keras model file, turning every way it can fail into ModelFileError."""
-    import keras
-
-    check_model_file(path)
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (ValueError, KeyError, OSError, TypeError) as error:
-        raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from None
-    if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
-        raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to 7 emotions, got "
-                             f"{model.input_shape} -> {model.output_shape}")
-    return model
-
-
-def _lite_forward(model, path: Path):
-    from model.lite import LiteForward, tflite_model
-
-    return LiteForward(tflite_model(model, path))
-
-
 def _int8_forward(path: Path, quantised: Path):
     from model.lite import LiteForward
 
     if not quantised.is_file():
-        raise ModelFileError(f"no int8 version of {path} (expected {quantised.name}); `python app.py train` "
-                             f"writes one, or use runtime='tflite'")
+        raise ModelFileError(f"no int8 version of {path} (expected {quantised.name} beside it); `python app.py "
+                             f"quantize --model {path}` writes one (needs the training tools)")
     forward = LiteForward(quantised.read_bytes())
     try:
         probabilities = forward(np.zeros((1, SIZE, SIZE, 1), np.uint8))
@@ -197,14 +161,4 @@ def _int8_forward(path: Path, quantised: Path):
     if probabilities.shape != (1, len(EMOTIONS)):
         raise ModelFileError(f"{quantised}: expected a model from 48x48x1 faces to 7 emotions, got "
                              f"{probabilities.shape[1:]} outputs")
-    return forward
-
-
-def _compiled_forward(model):
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def forward(batch):
-        return model(batch, training=False)
-
     return forward

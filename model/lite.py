@@ -1,10 +1,9 @@
-"""The classifier's forward pass on TensorFlow Lite's CPU runtime (XNNPACK).
+"""The classifier's forward pass on LiteRT, TensorFlow Lite's CPU runtime (XNNPACK), without TensorFlow.
 
 A Keras call costs about a millisecond of Python and graph overhead, more than the network
 itself for the one or two faces of a webcam frame; the same weights under TFLite run several
 times faster at small batches and give the same probabilities to 1e-7 (bench/classifier_speed.py).
-Each model file is converted once and the result cached on disk under its content hash, so a
-changed model can never be served by a stale conversion.
+Converting a Keras model (float32 or int8) is training's: model/training/keras_model.py.
 
 An int8 version (weights and activations, XNNPACK's QS8 kernels) is 3-4x faster again, within
 0.2 points of FER2013 test accuracy (bench/quantize.py). Its activation ranges are calibrated on
@@ -19,57 +18,16 @@ import hashlib
 import os
 import sys
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-CACHE = Path(os.environ.get("MOODLOG_CACHE", Path.home() / ".cache" / "moodlog"))
 KEPT_SHAPES = 16
-
-
-def tflite_model(model, model_path: Path) -> bytes:
-    """The model as a TFLite flatbuffer, from the cache when this exact file was converted before."""
-    cached = CACHE / f"{model_path.stem}-{digest(model_path)}.tflite"
-    if cached.is_file():
-        return cached.read_bytes()
-    blob = convert(model)
-    try:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        write_atomically(cached, blob)        # two processes may convert at once
-    except OSError:
-        pass                                  # no writable cache: convert again next time
-    return blob
 
 
 def int8_path(model_path: Path) -> Path:
     """Where `train` puts the int8 version of this exact model file."""
     return model_path.with_name(f"{model_path.stem}-{digest(model_path)}.int8.tflite")
-
-
-def write_int8(model, model_path: Path, calibration: np.ndarray) -> Path:
-    """Quantise `model` with activation ranges from `calibration` faces `(N, 48, 48, 1) uint8`;
-    older int8 files of the same model name are removed with it."""
-    blob = convert(model, calibration)
-    for stale in model_path.parent.glob(f"{model_path.stem}-*.int8.tflite"):
-        stale.unlink()
-    path = int8_path(model_path)
-    write_atomically(path, blob)
-    return path
-
-
-def convert(model, calibration: np.ndarray | None = None) -> bytes:
-    """Float32 flatbuffer, or with `calibration` faces a fully int8 one (float input and output)."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if calibration is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([face[None].astype(np.float32)] for face in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)      # "statistics for quantized inputs": none needed
-        return converter.convert()                        # (it prints the graph on stdout)
 
 
 def digest(path: Path) -> str:

@@ -81,3 +81,30 @@ def test_the_console_carries_no_tensorflow_or_litert_lines(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0
     assert done.stderr == "", done.stderr
+
+
+def test_imports_run_one_way_the_run_time_never_imports_training():
+    """ARCHITECTURE.md: model/ (run time), capture/ and dashboard/ never import model/training/, and
+    model/ imports neither capture/ nor dashboard/; checked on every import statement."""
+    import ast
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        return names
+
+    offences = []
+    for room, banned in (("model", ("model.training", "capture", "dashboard", "tensorflow", "keras")),
+                         ("capture", ("model.training", "dashboard", "tensorflow", "keras")),
+                         ("dashboard", ("model.training", "tensorflow", "keras"))):
+        for path in (ROOT / room).rglob("*.py"):
+            if "training" in path.relative_to(ROOT).parts:
+                continue
+            for name in imported(path):
+                if any(name == b or name.startswith(b + ".") for b in banned):
+                    offences.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offences, offences

@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.request
 
-import numpy as np
 import pytest
 
 from capture.batch import run_batch
@@ -468,3 +467,31 @@ def test_a_markers_port_already_taken_is_refused_before_any_session(tmp_path, re
         taken.close()
         camera.stop()
     assert db_rows(tmp_path / "m.db", "SELECT count(*) FROM sessions")[0][0] == 0
+
+
+def test_a_key_pressed_on_the_terminal_is_a_marker():
+    """KeyMarkers on a real pseudo-terminal: letters and digits mark, other keys do not, and the
+    terminal's settings are restored when capture stops."""
+    import os
+    import pty
+    import termios
+
+    from capture.markers import KeyMarkers, MarkerInbox
+
+    controller, terminal = pty.openpty()
+    stream = os.fdopen(terminal, "r", buffering=1)
+    before = termios.tcgetattr(terminal)
+    inbox, stop = MarkerInbox(lambda: 12.5), threading.Event()
+    keys = KeyMarkers(inbox, stop, stream)
+    assert KeyMarkers.possible(stream)
+    keys.start()
+    time.sleep(0.3)
+    os.write(controller, b"a 7\n")
+    assert wait_for(lambda: len(inbox.waiting.qsize() * [0]) >= 2, 5)
+    stop.set()
+    keys.join(5)
+    marked = inbox.take()
+    assert [(m[1], m[2], m[3]) for m in marked] == [(12.5, "key a", "key"), (12.5, "key 7", "key")]
+    assert termios.tcgetattr(terminal) == before
+    stream.close()
+    os.close(controller)

@@ -6,7 +6,8 @@ import pytest
 import cv2
 
 from model.classifier import FAST_MODEL, TRIM, EmotionClassifier, normalise_light, to_model_input
-from model.dataset import load_fer2013
+from model.training.keras_model import classifier_for
+from model.training.dataset import load_fer2013
 from model.errors import ModelFileError
 
 
@@ -93,8 +94,8 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
 def test_tflite_runtime_gives_the_keras_probabilities(classifier):
     """Float TFLite (converted and cached by content hash) against the model itself."""
     faces = np.random.default_rng(3).integers(0, 256, (5, 48, 48), dtype=np.uint8)
-    lite = EmotionClassifier(classifier.path, runtime="tflite")
-    keras_runtime = EmotionClassifier(classifier.path, runtime="keras")
+    lite = classifier_for(classifier.path, "tflite")
+    keras_runtime = classifier_for(classifier.path, "keras")
     np.testing.assert_allclose(lite.predict(faces), keras_runtime.predict(faces), atol=1e-5)
     np.testing.assert_allclose(lite.predict(faces[:1]), keras_runtime.predict(faces[:1]), atol=1e-5)
 
@@ -105,7 +106,7 @@ def test_shipped_int8_runtime_reads_real_faces_as_the_float_model_does(classifie
     assert classifier.runtime == "int8"
     faces = load_fer2013(fer2013)[0]["test"].images[::10]
     quantised = classifier.predict(faces)
-    exact = EmotionClassifier(classifier.path, runtime="tflite").predict(faces)
+    exact = classifier_for(classifier.path, "tflite").predict(faces)
     agreement = float(np.mean(quantised.argmax(axis=1) == exact.argmax(axis=1)))
     assert agreement > 0.95, f"int8 and float32 agree on {agreement:.3f} of {len(faces)} faces"
     assert float(np.abs(quantised - exact).mean()) < 0.02
@@ -116,22 +117,26 @@ def test_int8_file_belongs_to_one_exact_model(tmp_path, classifier):
     writing one replaces older int8 files of the same name."""
     import shutil
 
-    from model.classifier import load_model
-    from model.lite import int8_path, write_int8
+    from model.lite import int8_path
+    from model.training.keras_model import load_model, write_int8
 
     path = tmp_path / "moodnet.keras"
     shutil.copy(classifier.path, path)
     path.write_bytes(path.read_bytes() + b"\0")        # another model file: another hash, no int8 yet
     stale = tmp_path / "moodnet-0123456789abcdef0123.int8.tflite"
     stale.write_bytes(b"an older model's int8 file")
-    assert EmotionClassifier(path).runtime == "tflite"
+    assert classifier_for(path).runtime == "tflite"            # training's tools fall back to float
+    with pytest.raises(ModelFileError, match="no int8 version.*quantize"):
+        EmotionClassifier(path)                                 # the run time says what to do
     with pytest.raises(ModelFileError, match="no int8 version"):
-        EmotionClassifier(path, runtime="int8")
+        classifier_for(path, "int8")
     calibration = np.random.default_rng(4).integers(0, 256, (32, 48, 48, 1), dtype=np.uint8)
     assert write_int8(load_model(path), path, calibration) == int8_path(path)
     assert not stale.exists() and EmotionClassifier(path).runtime == "int8"
     with pytest.raises(ValueError, match="runtime must be one of"):
-        EmotionClassifier(path, runtime="onnx")
+        classifier_for(path, "onnx")
+    with pytest.raises(ValueError, match="needs the training tools"):
+        EmotionClassifier(path, runtime="keras")
 
 
 def test_light_normalisation_reads_a_face_the_same_in_any_exposure_or_contrast(fer2013):

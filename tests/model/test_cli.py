@@ -91,8 +91,8 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
 def test_a_run_trained_with_distortions_in_the_graph_is_finished_by_train_finish(fer2013, tmp_path):
     """The "graph" pipeline is what JAX and PyTorch use (bench/gpu/train.sh on a GPU); here it runs
     under TensorFlow, and `train --finish` writes what a machine without TensorFlow could not."""
-    from model.classifier import load_model
-    from model.train import TrainConfig, train
+    from model.training.keras_model import load_model
+    from model.training.train import TrainConfig, train
 
     run = tmp_path / "run"
     train(TrainConfig(data=str(fer2013), limit=350, epochs=1, out=str(run), quiet=True, pipeline="graph",

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from model.classifier import normalise_light
-from model.dataset import load_fer2013
+from model.training.dataset import load_fer2013
 from model.errors import DatasetError
-from model.ferplus import crowd_majority, crowd_targets, majority_labels, read_votes
-from model.photometric import distort_light
+from model.training.ferplus import crowd_majority, crowd_targets, majority_labels, read_votes
+from model.training.photometric import distort_light
 
 ROOT = Path(__file__).resolve().parents[2]
 

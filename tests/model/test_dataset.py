@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.dataset import load_fer2013, require_classes
+from model.training.dataset import load_fer2013, require_classes
 from model.errors import DatasetError
 from model.labels import EMOTIONS
 

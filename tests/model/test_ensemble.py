@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from model.classifier import DEFAULT_MODEL, EmotionClassifier
-from model.ensemble import fuse
+from model.training.keras_model import classifier_for
+from model.training.ensemble import fuse
 from model.errors import ModelFileError
-from model.network import build_model
+from model.training.network import build_model
 from test_cli import app, assert_clean_error
 
 
@@ -23,17 +24,17 @@ def second_model(tmp_path_factory):
 
 
 def test_a_fused_model_gives_the_mean_of_its_members(second_model, tmp_path, fer2013):
-    from model.dataset import load_fer2013
+    from model.training.dataset import load_fer2013
 
     faces = load_fer2013(str(fer2013))[0]["test"].images[:40]
     fused_path = tmp_path / "fused.keras"
     fuse([DEFAULT_MODEL, second_model]).save(fused_path)
-    members = [EmotionClassifier(path, runtime="keras", flip_average=False).predict(faces)
+    members = [classifier_for(path, "keras", flip_average=False).predict(faces)
                for path in (DEFAULT_MODEL, second_model)]
     assert np.abs(members[0] - members[1]).max() > 0.1, "members must disagree for the test to mean anything"
-    fused = EmotionClassifier(fused_path, runtime="keras", flip_average=False).predict(faces)
+    fused = classifier_for(fused_path, "keras", flip_average=False).predict(faces)
     np.testing.assert_allclose(fused, (members[0] + members[1]) / 2, atol=1e-5)
-    mirrored = EmotionClassifier(fused_path, runtime="tflite").predict(faces)
+    mirrored = classifier_for(fused_path, "tflite").predict(faces)
     np.testing.assert_allclose(mirrored.sum(axis=1), 1.0, atol=1e-5)
 
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from model.evaluate import score
+from model.training.evaluate import score
 from model.labels import INDEX
-from model.photo_evaluation import holds_photos
+from model.training.photo_evaluation import holds_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model.errors import DatasetError
-from model.train import chosen_precision, class_weights, parse_widths
+from model.training.train import chosen_precision, class_weights, parse_widths
 
 
 FER2013_TRAIN_COUNTS = [3995, 436, 4097, 7215, 4830, 3171, 4965]
@@ -45,7 +45,7 @@ def test_precision_is_chosen_from_the_cpu_unless_given():
 
 
 def test_the_network_maps_48x48_grey_pixels_to_seven_probabilities():
-    from model.network import build_model
+    from model.training.network import build_model
 
     model = build_model(widths=(8, 16))
     out = model(np.zeros((2, 48, 48, 1), np.float32)).numpy()
@@ -55,7 +55,7 @@ def test_the_network_maps_48x48_grey_pixels_to_seven_probabilities():
 def test_random_erasing_blanks_patches_of_some_faces_only_when_asked():
     import tensorflow as tf
 
-    from model.network import augmenter
+    from model.training.network import augmenter
 
     faces = tf.constant(np.full((64, 48, 48, 1), 128, np.float32))
     plain = augmenter(seed=3)(faces, training=True).numpy()
@@ -67,7 +67,7 @@ def test_random_erasing_blanks_patches_of_some_faces_only_when_asked():
 
 
 def test_distillation_targets_blend_the_label_with_the_teachers_probabilities():
-    from model.distill import blended_targets
+    from model.training.distill import blended_targets
 
     labels = np.array([3, 0])
     teacher = np.array([[0.1, 0, 0, 0.5, 0.2, 0, 0.2], [0, 0, 0, 0, 0, 0, 1.0]], np.float32)
@@ -81,7 +81,7 @@ def test_distillation_targets_blend_the_label_with_the_teachers_probabilities():
 
 
 def test_a_resumed_history_gets_seconds_only_if_its_header_has_them(tmp_path):
-    from model.train import _history_has_seconds
+    from model.training.train import _history_has_seconds
 
     history = tmp_path / "history.csv"
     assert _history_has_seconds(history, resume=True) and _history_has_seconds(history, resume=False)

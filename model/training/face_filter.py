@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from model.dataset import LoadReport, Split
+from model.training.dataset import LoadReport, Split
 from model.faces import get_detector
 
 SCALE = 3

@@ -78,7 +78,7 @@ def default_location() -> Path:
     env = os.environ.get("MOODLOG_FER2013")
     if env:
         return Path(env)
-    data = Path(__file__).resolve().parent.parent / "data"
+    data = Path(__file__).resolve().parents[2] / "data"
     csv_file = data / "fer2013.csv"
     if csv_file.is_file():
         return csv_file

@@ -18,10 +18,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from model import dataset
+from model.training import dataset
 from model.errors import DatasetError
 from model.labels import EMOTIONS
-from model.network import WIDTHS
+from model.training.network import WIDTHS
 
 CALIBRATION_FACES = 1000
 
@@ -30,7 +30,7 @@ CALIBRATION_FACES = 1000
 class TrainConfig:
     """Every knob of a training run; the CLI builds one, the report records it."""
     data: str | None = None
-    out: str = str(Path(__file__).resolve().parent / "weights")
+    out: str = str(Path(__file__).resolve().parents[1] / "weights")
     epochs: int = 50
     batch_size: int = 128
     learning_rate: float = 2e-3
@@ -42,7 +42,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 1
     extra: bool = False
-    extra_dir: str = str(Path(__file__).resolve().parent.parent / "extra-images")
+    extra_dir: str = str(Path(__file__).resolve().parents[2] / "extra-images")
     filter_faces: bool = False
     detector: str | None = None
     resume: bool = False
@@ -86,7 +86,7 @@ def train(config: TrainConfig) -> Path:
         tf.config.threading.set_intra_op_parallelism_threads(config.threads)
     targets = None
     if config.teacher:   # after the thread setting: the teacher starts TensorFlow
-        from model.distill import teacher_targets
+        from model.training.distill import teacher_targets
         targets = teacher_targets(splits["train"], config.teacher, config.distill)
     if config.ferplus:
         splits["train"], targets = crowd_trained(splits["train"], config)
@@ -161,8 +161,7 @@ def tensorflow_installed() -> bool:
 
 def quantize(model_path: Path, train_split, seed: int) -> Path:
     """Write the int8 version that EmotionClassifier runs by default (model/lite.py says why here)."""
-    from model.classifier import load_model
-    from model.lite import write_int8
+    from model.training.keras_model import load_model, write_int8
 
     return write_int8(load_model(model_path), model_path, calibration_faces(train_split, seed))
 
@@ -185,10 +184,10 @@ def prepare_data(config: TrainConfig):
     if config.limit:
         splits = {name: _first(split, config.limit) for name, split in splits.items()}
     if config.filter_faces:
-        from model.face_filter import keep_detectable
+        from model.training.face_filter import keep_detectable
         splits["train"] = keep_detectable(splits["train"], config.detector, report, quiet=config.quiet)
     if config.extra:
-        from model.extra import load_extra_images
+        from model.training.extra import load_extra_images
         extra = load_extra_images(Path(config.extra_dir), config.detector, report)
         splits["train"] = dataset.Split(np.concatenate([splits["train"].images, extra.images]),
                                         np.concatenate([splits["train"].labels, extra.labels]))
@@ -200,7 +199,7 @@ def prepare_data(config: TrainConfig):
 
 def crowd_trained(train_split, config: TrainConfig):
     """The training split without the faces the FER+ crowd calls not-a-face, and its blended targets."""
-    from model.ferplus import crowd_targets, read_votes
+    from model.training.ferplus import crowd_targets, read_votes
 
     targets, keep, counts = crowd_targets(train_split, read_votes(config.ferplus), config.ferplus_weight)
     print(f"FER+ votes ({config.ferplus_weight:.0%} of each target): " + ", ".join(f"{n} {what}" for what, n in counts.items()))
@@ -216,7 +215,7 @@ def _first(split, limit: int):
 
 
 def build_network(config: TrainConfig):
-    from model.network import build_model
+    from model.training.network import build_model
 
     return build_model(widths=parse_widths(config.widths))
 
@@ -227,7 +226,7 @@ def with_distortions(network, config: TrainConfig):
     Keras' random layers act only in training, so validation sees plain faces; the network
     itself is what gets saved (SaveBest), never this wrapper.
     """
-    from model.network import INPUT_SHAPE, augmenter
+    from model.training.network import INPUT_SHAPE, augmenter
 
     return keras.Sequential([keras.Input(INPUT_SHAPE), augmenter(seed=config.seed, erasing=config.erasing), network],
                             name="distorted_" + network.name)
@@ -250,8 +249,8 @@ def start_from(model, path: Path) -> None:
     On two CPU cores one session holds about 25 epochs; a warm restart lets a second session
     carry a model further instead of starting over.
     """
-    from model.classifier import load_model
-    from model.ensemble import is_ensemble
+    from model.training.keras_model import load_model
+    from model.training.network import is_ensemble
     from model.errors import ModelFileError
 
     start = load_model(path)
@@ -293,8 +292,8 @@ def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
     Its weights are float32 already; only the layers' compute policy changes, so that the
     shipped model runs at full speed on CPUs without bfloat16 units (where bf16 is far slower).
     """
-    from model.classifier import load_model
-    from model.network import build_model
+    from model.training.keras_model import load_model
+    from model.training.network import build_model
 
     trained = load_model(model_path)
     keras.mixed_precision.set_global_policy("float32")
@@ -404,7 +403,7 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
     """A tf.data pipeline of (pixels, target probabilities: one-hot unless given); training
     batches are shuffled and distorted."""
     import tensorflow as tf
-    from model.network import augmenter
+    from model.training.network import augmenter
 
     pixels = split.images[..., None]
     if targets is None:
@@ -427,7 +426,7 @@ def light_distortion(config: TrainConfig):
     distortions and re-normalises them with the run time's own `normalise_light` (numpy, not a
     second implementation in TensorFlow ops)."""
     import tensorflow as tf
-    from model.photometric import distort_light
+    from model.training.photometric import distort_light
 
     rng = np.random.default_rng(config.seed)
 
@@ -442,8 +441,8 @@ def light_distortion(config: TrainConfig):
 def write_report(model_path: Path, splits, load_report, config: TrainConfig, minutes: float, machine: str) -> None:
     """REPORT.md beside the model, with the training curves, and the exact command, settings and
     machine of the run."""
-    from model.evaluate import plot_history
-    from model.report import write_model_report
+    from model.training.evaluate import plot_history
+    from model.training.reporting import write_model_report
 
     out = model_path.parent
     plot_history(out / "history.csv", out / "curves.png")

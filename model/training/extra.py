@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.classifier import to_model_input
-from model.dataset import LoadReport, Split, read_emotion_folders
+from model.training.dataset import LoadReport, Split, read_emotion_folders
 from model.errors import DatasetError
 from model.recognizer import FaceFinder
 

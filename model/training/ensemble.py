@@ -14,21 +14,16 @@ import sys
 from pathlib import Path
 
 from model.errors import ModelFileError
+from model.training.network import ENSEMBLE_PREFIX
 
 MEMBER_FILES = ("REPORT.md", "confusion.png", "curves.png", "history.csv", "metrics.json")
-NAME_PREFIX = "moodnet_ensemble"
-
-
-def is_ensemble(model) -> bool:
-    """Whether a loaded Keras model was made by `fuse` (its members are whole networks, not layers)."""
-    return model.name.startswith(NAME_PREFIX)
 
 
 def fuse(paths: list[Path]):
     """A Keras model whose output is the mean of the members' softmax outputs."""
     import keras
-    from model.classifier import load_model
-    from model.network import INPUT_SHAPE
+    from model.training.keras_model import load_model
+    from model.training.network import INPUT_SHAPE
 
     if len(paths) < 2:
         raise ModelFileError("an ensemble needs at least two models")
@@ -39,16 +34,16 @@ def fuse(paths: list[Path]):
         member.name = f"member{index}"        # nested models need distinct names
         outputs.append(member(pixels))
     mean = keras.layers.Average(name="emotion")(outputs)
-    return keras.Model(pixels, mean, name=f"{NAME_PREFIX}_{len(paths)}")
+    return keras.Model(pixels, mean, name=f"{ENSEMBLE_PREFIX}_{len(paths)}")
 
 
 def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1) -> Path:
     """Fuse, save, quantise as `train` does, keep each member's own report for provenance, and
     write the ensemble's REPORT.md (scored through EmotionClassifier, as users run it)."""
-    from model import dataset
+    from model.training import dataset
     from model.lite import digest
-    from model.report import write_model_report
-    from model.train import machine_description, quantize
+    from model.training.reporting import write_model_report
+    from model.training.train import machine_description, quantize
 
     paths = [Path(path) for path in paths]
     fused = fuse(paths)              # first: bad members fail fast, and `out` may hold a member

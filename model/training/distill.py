@@ -28,9 +28,9 @@ def blended_targets(labels: np.ndarray, teacher_probabilities: np.ndarray, weigh
 
 def teacher_targets(split, teacher: str | Path, weight: float) -> np.ndarray:
     """Blended targets for a training split from a saved model (a single network or an ensemble)."""
-    from model.classifier import EmotionClassifier
+    from model.training.keras_model import classifier_for
 
-    probabilities = EmotionClassifier(teacher).predict(list(split.images))
+    probabilities = classifier_for(teacher).predict(list(split.images))
     agreement = float((probabilities.argmax(1) == split.labels).mean())
     print(f"teacher {teacher}: agrees with {agreement:.1%} of the training labels; "
           f"mean top probability {probabilities.max(1).mean():.2f}")

@@ -64,3 +64,12 @@ def augmenter(seed: int | None = None, erasing: float = 0.0) -> keras.Sequential
         distortions.append(layers.RandomErasing(factor=(erasing, erasing), scale=(0.02, 0.2),
                                                 value_range=(0, 255), seed=seed))
     return keras.Sequential(distortions, name="augment")
+
+
+ENSEMBLE_PREFIX = "moodnet_ensemble"
+
+
+def is_ensemble(model) -> bool:
+    """Whether a loaded Keras model was made by `app.py ensemble` (its members are whole networks,
+    not layers); it lives here so that train and ensemble need not import each other."""
+    return model.name.startswith(ENSEMBLE_PREFIX)

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from model.dataset import SIZE, SPLITS, LoadReport
+from model.training.dataset import SIZE, SPLITS, LoadReport
 from model.errors import DatasetError, ImageError
-from model.evaluate import Metrics, score
+from model.training.evaluate import Metrics, score
 from model.images import IMAGE_SUFFIXES, load_image
 from model.labels import EMOTIONS, INDEX
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model import dataset
-from model.classifier import EmotionClassifier
+from model.training import dataset
+from model.training.keras_model import classifier_for
 from model.errors import DatasetError
-from model.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
-from model.report import render_report
-from model.train import machine_description
+from model.training.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
+from model.training.reporting import render_report
+from model.training.train import machine_description
 
 
 def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | None,
@@ -24,7 +24,7 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
 
     Raises DatasetError for missing data or splits, ModelFileError for a bad model file.
     """
-    from model.photo_evaluation import first_photo
+    from model.training.photo_evaluation import first_photo
 
     location = Path(data) if data is not None else dataset.default_location()
     photo = None if whole_image else first_photo(location)
@@ -50,7 +50,7 @@ def score_face_crops(location: Path, model_path, split_names, runtime):
     """Each image is one face: shrunk to 48x48 grey and classified, with no detection."""
     splits, load_report = dataset.load_fer2013(location)
     names = chosen_splits(splits, split_names)
-    classifier = EmotionClassifier(model_path, runtime=runtime)
+    classifier = classifier_for(model_path, runtime)
     return {name: evaluate_split(classifier, splits[name]) for name in names}, load_report, [], classifier
 
 
@@ -58,11 +58,11 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     """Each photo through Recognizer (photo detector, crop, classifier), scored by its largest readable face."""
     from model.faces import PHOTO_DETECTOR
     from model.recognizer import Recognizer
-    from model.photo_evaluation import evaluate_photos, photo_splits
+    from model.training.photo_evaluation import evaluate_photos, photo_splits
 
     photos = photo_splits(location)
     names = chosen_splits(photos, split_names)
-    classifier = EmotionClassifier(model_path, runtime=runtime)
+    classifier = classifier_for(model_path, runtime)
     recognizer = Recognizer(classifier, detector or PHOTO_DETECTOR)
     load_report, results = dataset.LoadReport(), {}
     notes = [f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "

@@ -1,0 +1,107 @@
+"""Keras models on the training side: loading a .keras file, its float forward passes (Keras, or
+float32 TFLite converted from it), and converting it to the int8 file the run time serves.
+
+The run time never needs this (model/classifier.py runs the int8 file on LiteRT); `evaluate
+--runtime keras|tflite`, `quantize`, `train`, `ensemble` and the benches do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from model.classifier import SIZE, EmotionClassifier, check_model_file
+from model.errors import ModelFileError
+from model.labels import EMOTIONS
+from model.lite import LiteForward, digest, int8_path, write_atomically
+
+CACHE = Path(os.environ.get("MOODLOG_CACHE", Path.home() / ".cache" / "moodlog"))
+RUNTIMES = ("auto", "int8", "tflite", "keras")
+
+
+def classifier_for(path=None, runtime: str = "auto", **options) -> EmotionClassifier:
+    """An EmotionClassifier on any runtime: "int8" (or "auto": int8 when the file exists, else
+    float32 TFLite) as at run time, "tflite" (float32, converted once and cached by content hash) or
+    "keras" (the Keras model itself). `options` go to EmotionClassifier."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    from model.classifier import DEFAULT_MODEL
+
+    model_path = Path(path) if path is not None else DEFAULT_MODEL
+    check_model_file(model_path)
+    if runtime == "auto":
+        runtime = "int8" if int8_path(model_path).is_file() else "tflite"
+    if runtime == "int8":
+        return EmotionClassifier(model_path, runtime="int8", **options)
+    model = load_model(model_path)
+    forward = compiled_forward(model) if runtime == "keras" else LiteForward(tflite_model(model, model_path))
+    return EmotionClassifier(model_path, runtime=runtime, forward=forward, **options)
+
+
+def load_model(path: Path):
+    """Load a Keras model file, turning every way it can fail into ModelFileError."""
+    import keras
+
+    check_model_file(path)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, KeyError, OSError, TypeError) as error:
+        raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from None
+    if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to 7 emotions, got "
+                             f"{model.input_shape} -> {model.output_shape}")
+    return model
+
+
+def compiled_forward(model):
+    """The Keras model's forward pass as one traced tf.function."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def forward(batch):
+        return model(batch, training=False)
+
+    return forward
+
+
+def tflite_model(model, model_path: Path) -> bytes:
+    """The model as a TFLite flatbuffer, from the cache when this exact file was converted before."""
+    cached = CACHE / f"{model_path.stem}-{digest(model_path)}.tflite"
+    if cached.is_file():
+        return cached.read_bytes()
+    blob = convert(model)
+    try:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        write_atomically(cached, blob)        # two processes may convert at once
+    except OSError:
+        pass                                  # no writable cache: convert again next time
+    return blob
+
+
+def write_int8(model, model_path: Path, calibration: np.ndarray) -> Path:
+    """Quantise `model` with activation ranges from `calibration` faces `(N, 48, 48, 1) uint8`;
+    older int8 files of the same model name are removed with it."""
+    blob = convert(model, calibration)
+    for stale in model_path.parent.glob(f"{model_path.stem}-*.int8.tflite"):
+        stale.unlink()
+    path = int8_path(model_path)
+    write_atomically(path, blob)
+    return path
+
+
+def convert(model, calibration: np.ndarray | None = None) -> bytes:
+    """Float32 flatbuffer, or with `calibration` faces a fully int8 one (float input and output)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if calibration is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([face[None].astype(np.float32)] for face in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)      # "statistics for quantized inputs": none needed
+        return converter.convert()                        # (it prints the graph on stdout)

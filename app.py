@@ -259,7 +259,7 @@ def batch_command(args) -> int:
     from model.errors import MoodlogError
 
     for refused in ("dashboard", "preview", "markers_port"):
-        if getattr(args, refused) not in (None, False):
+        if getattr(args, refused) is not None and getattr(args, refused) is not False:   # 0 is a port too
             raise MoodlogError(f"--{refused.replace('_', '-')} is for one live source, not a batch of files")
     fields = {name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__
               if name not in ("device", "dashboard_url")}

@@ -340,7 +340,8 @@ class BatchSummary:
         lines = [f"batch of {len(self.sessions)} files on {self.engine}: {len(done)} logged, "
                  f"{len(self.failed)} failed" + (f", {len(self.stopped)} not done (stopped)" if self.stopped else "")
                  + f", {self.seconds:.1f} s"]
-        lines += [f"  session {session_id}: {path} ({status})" for path, session_id, status, _ in done]
+        lines += [f"  session {session_id}: {path} ({status})" + (f"; {note}" if note else "")
+                  for path, session_id, status, note in done]
         lines += [f"  FAILED {path}: {error}" for path, error in self.failed]
         lines += [f"  not done {path}: stopped before it was done; run it again" for path in self.stopped]
         lines += [f"log: {self.db}", f"see it: {command_hint('dashboard', *db_option(self.db))}"]
@@ -429,4 +430,13 @@ def write_result(db, result: FileResult, options: CaptureOptions) -> tuple[int |
         writer.add(*row)
     writer.update_counters(**result.counters)
     writer.close(result.status, ended_at=result.ended_at)
-    return session_id, result.status, None
+    return session_id, result.status, cut_short(result.info, result.counters)
+
+
+def cut_short(info: SourceInfo | None, counters: dict) -> str | None:
+    """The note a file ended well before the frame count its container announced gets (see
+    capture/status.py), or None."""
+    from capture.status import cut_short_note
+
+    notes = cut_short_note(info.frames if info else None, counters.get("source_frames"))
+    return notes[0].removeprefix("note: ") if notes else None

@@ -86,9 +86,12 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
 
 
 def _cut_short(counters: dict) -> list[str]:
+    return cut_short_note(counters.get("announced_frames"), counters.get("source_frames"))
+
+
+def cut_short_note(announced: int | None, found: int | None) -> list[str]:
     """A warning when a file ended well before the frame count its container announced (a recording
     cut short, or a damaged end): the frames it had were all read, but the video is not all there."""
-    announced, found = counters.get("announced_frames"), counters.get("source_frames")
     if announced and found is not None and found < 0.95 * announced:
         return [f"note: the file's container announced {announced:,} frames; only {found:,} could be read "
                 "(a recording cut short, or damaged at its end)"]

@@ -335,8 +335,9 @@ def test_a_batch_from_the_command_line_exits_2_naming_the_broken_file(three_file
     assert "1 logged, 1 failed" in done.stdout and "FAILED" in done.stdout and "p03.avi" in done.stdout
 
 
-def test_a_batch_refuses_a_camera_or_a_missing_file_before_any_work(tmp_path):
-    for inputs in (["0", "a.mp4"], [str(tmp_path / "missing.mp4"), str(tmp_path)]):
+def test_a_batch_refuses_a_camera_or_a_missing_file_before_any_work(tmp_path, three_files):
+    for inputs in (["0", "a.mp4"], [str(tmp_path / "missing.mp4"), str(tmp_path)],
+                   [str(three_files), "--markers-port", "0"]):
         done = subprocess.run([sys.executable, str(ROOT / "app.py"), "start", *inputs, "--db", str(tmp_path / "b.db")],
                               cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and done.stderr.startswith("error:") and not (tmp_path / "b.db").exists()

@@ -93,7 +93,8 @@ def predict_command(args) -> int:
         raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
                             whole_image=args.whole_image)
-    failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json)
+    failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json,
+                             max_pixels=int(args.max_megapixels * 1_000_000))
     return 2 if failures else 0
 
 
@@ -214,6 +215,9 @@ def add_predict(commands) -> None:
     predict.add_argument("--detector", help="face detector (default: blazeface-tiles, which also finds the small "
                                             "faces of group photos)")
     predict.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels to classify (default 32)")
+    predict.add_argument("--max-megapixels", type=megapixels, default=40, metavar="MP",
+                         help="largest image to decode, in megapixels (default 40; up to 200 for 48-50 MP phone "
+                              "photos and panoramas: each megapixel costs about 3 MB of memory)")
     predict.add_argument("--whole-image", action="store_true",
                          help="each image is already one face (a face crop, a face dataset): skip detection")
     predict.set_defaults(handler=predict_command)
@@ -387,6 +391,17 @@ def dashboard_command(args) -> int:
 
     serve(args.db, host=args.host, port=args.port, auth=args.auth, model=args.model)
     return 0
+
+
+def megapixels(text: str) -> float:
+    """argparse type: 1-200 megapixels."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"--max-megapixels must be between 1 and 200, not {text!r}")
+    return value
 
 
 def port_number(text: str) -> int:

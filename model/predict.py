@@ -11,11 +11,12 @@ import cv2
 
 from model.annotate import annotate
 from model.errors import MoodlogError
-from model.images import load_image
+from model.images import MAX_PIXELS, load_image
 from model.labels import EMOTIONS
+from model.recognizer import TOO_SMALL
 
 
-def predict_files(paths, recognizer, out_dir: Path | None, as_json: bool) -> int:
+def predict_files(paths, recognizer, out_dir: Path | None, as_json: bool, *, max_pixels: int = MAX_PIXELS) -> int:
     """Print results for each image; returns how many images failed.
 
     A file that cannot be read or analysed gets one line `error: ...` on stderr (and an entry
@@ -25,7 +26,8 @@ def predict_files(paths, recognizer, out_dir: Path | None, as_json: bool) -> int
     if out_dir is not None:
         check_out_dir(out_dir)
     targets = annotated_names(paths, out_dir)
-    results = [predict_or_report(path, recognizer, target, as_json) for path, target in zip(paths, targets)]
+    results = [predict_or_report(path, recognizer, target, as_json, max_pixels)
+               for path, target in zip(paths, targets)]
     if as_json:
         print(json.dumps(results, indent=2))
     return sum("error" in result for result in results)
@@ -60,12 +62,15 @@ def annotated_names(paths: list[Path], out_dir: Path | None) -> list[Path | None
     return names
 
 
-def predict_or_report(path: Path, recognizer, target: Path | None, as_json: bool) -> dict:
+def predict_or_report(path: Path, recognizer, target: Path | None, as_json: bool,
+                      max_pixels: int = MAX_PIXELS) -> dict:
     """`predict_file`'s result, or `{"image", "error"}` once the error is printed on stderr."""
     try:
-        return predict_file(path, recognizer, target, as_json)
+        return predict_file(path, recognizer, target, as_json, max_pixels)
     except MoodlogError as error:
         message = str(error)
+        if "megapixels, more than" in message:
+            message += "; --max-megapixels raises the limit"
     except OSError as error:                       # the annotated copy could not be written
         message = f"{path}: {error}"
     except Exception as error:                     # one photo's unforeseen failure must not end the batch
@@ -74,15 +79,15 @@ def predict_or_report(path: Path, recognizer, target: Path | None, as_json: bool
     return {"image": str(path), "error": message}
 
 
-def predict_file(path: Path, recognizer, target: Path | None, as_json: bool) -> dict:
+def predict_file(path: Path, recognizer, target: Path | None, as_json: bool, max_pixels: int = MAX_PIXELS) -> dict:
     """Recognise one photo, print it (unless `as_json`) and draw it into `target`: `{"image", "faces"}`.
 
     Raises ImageError when the file cannot be read; OSError when the annotated copy cannot be written.
     """
-    image = load_image(path)
+    image = load_image(path, max_pixels=max_pixels)
     faces = recognizer.recognize(image)
     if not as_json:
-        print(describe(path, faces))
+        print(describe(path, faces, getattr(getattr(recognizer, "finder", None), "min_face", None)))
     if target is not None:
         write_annotated(image, faces, target)
         if not as_json:
@@ -104,11 +109,16 @@ def unforeseen(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
-def describe(path: Path, faces) -> str:
+def describe(path: Path, faces, min_face: int | None = None) -> str:
+    """One line per face that was read or could not be (cut by the edge, turned away); faces too small
+    to read are counted on one line, as a group photo may hold dozens."""
     if not faces:
         return f"{path}: no face found"
     lines = [f"{path}: {len(faces)} face{'s' if len(faces) > 1 else ''}"]
+    small = [face for face in faces if face.status == TOO_SMALL]
     for index, face in enumerate(faces, start=1):
+        if face.status == TOO_SMALL:
+            continue
         box = f"at x={face.box.x} y={face.box.y} {face.box.w}x{face.box.h}"
         if face.emotion is None:
             lines.append(f"  {index}. {box}: not classified ({face.status})")
@@ -116,4 +126,8 @@ def describe(path: Path, faces) -> str:
         ranked = sorted(zip(EMOTIONS, face.probabilities), key=lambda pair: -pair[1])
         lines.append(f"  {index}. {box}: {face.emotion} ({face.confidence:.0%}); "
                      + ", ".join(f"{name} {p:.0%}" for name, p in ranked[1:4]))
+    if small:
+        under = f" (under {min_face} px)" if min_face else ""
+        lines.append(f"  + {len(small)} face{'s' if len(small) > 1 else ''} too small to read{under}; "
+                     f"a smaller --min-face tries them, less reliably")
     return "\n".join(lines)

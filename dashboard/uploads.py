@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ class Analysis:
     height: int
     faces: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    min_face: int | None = None
 
 
 def decode_upload(contents: str) -> bytes:
@@ -58,10 +60,13 @@ def decode_upload(contents: str) -> bytes:
         raise UploadError("the upload is damaged (bad base64)") from None
 
 
-def analyse(recognizer, contents: str, filename: str | None = None, *, whole_image: bool = False) -> Analysis:
+def analyse(recognizer, contents: str, filename: str | None = None, *, whole_image: bool = False,
+            min_face: int | None = None) -> Analysis:
     """Decode, check and recognise one upload; raises UploadError with a message for the user.
-    `whole_image`: the upload is already one face (a face crop); detection is skipped."""
+    `whole_image`: the upload is already one face (a face crop); detection is skipped.
+    `min_face`: the smallest face side in pixels read for this upload alone (None: the recognizer's)."""
     began = time.perf_counter()
+    recognizer = with_min_face(recognizer, min_face)
     data = decode_upload(contents)
     try:
         image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=DECODE_SIDE)
@@ -71,7 +76,23 @@ def analyse(recognizer, contents: str, filename: str | None = None, *, whole_ima
     described = [dict(face.as_dict(), number=i + 1, thumbnail=thumbnail(image, face.box))
                  for i, face in enumerate(faces)]
     preview = annotated_preview(image, faces)
-    return Analysis(preview, image.shape[1], image.shape[0], described, time.perf_counter() - began)
+    return Analysis(preview, image.shape[1], image.shape[0], described, time.perf_counter() - began,
+                    getattr(getattr(recognizer, "finder", None), "min_face", None))
+
+
+def with_min_face(recognizer, min_face: int | None):
+    """`recognizer` reading faces down to `min_face` pixels, for one request: a shallow copy with its own
+    FaceFinder copy, so the detector and classifier are shared but the app's recognizer, which other
+    uploads use at the same time, keeps its own smallest face size."""
+    if min_face is None or min_face == recognizer.finder.min_face:
+        return recognizer
+    if min_face < 1:
+        raise UploadError(f"the smallest face size must be at least 1 pixel, not {min_face}")
+    finder = copy.copy(recognizer.finder)
+    finder.min_face = min_face
+    ours = copy.copy(recognizer)
+    ours.finder = finder
+    return ours
 
 
 def annotated_preview(image: np.ndarray, faces) -> str:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import dash
 import flask
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import figures
 from dashboard.context import preload_recognizer, recognizer
 from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
 from model.labels import COLOURS
+from model.recognizer import MIN_FACE, TOO_SMALL
 
 dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=2)
+
+# The smallest face sides offered, in pixels of the photo. Below the default (MIN_FACE) the crop is
+# scaled up and reads less reliably, but a group photo's small faces can still be tried.
+FACE_SIZES = sorted({16, 24, MIN_FACE, 48})
 
 
 def layout(**_query) -> html.Div:
@@ -33,10 +38,23 @@ def layout(**_query) -> html.Div:
                    children=html.Div([html.Strong("Already one face?"), " A face crop (as in FER2013, the face "
                                       "with a little margin) dropped here is read whole, without face detection."],
                                      className="small")),
+        _face_size_field(),
         dcc.Store(id="recognize-photo"), dcc.Store(id="recognize-face"),
         dbc.Alert(id="recognize-limit", color="danger", is_open=False),
         dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
     ])
+
+
+def _face_size_field() -> html.Div:
+    """The smallest face side read; changing it reads the last photo again."""
+    options = [{"label": f"{size} px" + (" (default)" if size == MIN_FACE else ""), "value": str(size)}
+               for size in FACE_SIZES]
+    return html.Div([
+        dbc.Label("Smallest face to read", html_for="recognize-min-face", className="small text-muted mb-0 me-2"),
+        dbc.Select(id="recognize-min-face", options=options, value=str(MIN_FACE), size="sm",
+                   style={"width": "auto"}),
+        html.Span("smaller faces are read less reliably", className="small text-muted ms-2"),
+    ], className="d-flex flex-wrap align-items-center mb-3")
 
 
 # In the browser, before anything is sent: a file over the limit gets the limit message whatever its
@@ -64,26 +82,34 @@ for upload, store in (("recognize-upload", "recognize-photo"), ("recognize-face-
                         Input(upload, "contents"), State(upload, "filename"), prevent_initial_call=True)
 
 
-@callback(Output("recognize-result", "children"), Input("recognize-photo", "data"), prevent_initial_call=True)
-def recognize(upload):
-    """Analyse the upload and show it; a refused upload becomes a message, never an error page."""
+@callback(Output("recognize-result", "children"), Input("recognize-photo", "data"), Input("recognize-face", "data"),
+          Input("recognize-min-face", "value"), State("recognize-photo", "modified_timestamp"),
+          State("recognize-face", "modified_timestamp"), prevent_initial_call=True)
+def recognize(photo, face_crop, min_face, photo_time, face_time):
+    """Analyse the latest upload (a photo, or a face crop read whole) and show it; a new smallest face
+    size reads the latest upload again. A refused upload becomes a message, never an error page."""
+    whole_image = _latest_is_face_crop(ctx.triggered_id, photo_time, face_time)
+    upload = face_crop if whole_image else photo
     if not upload:
-        return None
-    return _recognized(upload.get("contents"), upload.get("filename"), whole_image=False)
+        return None if ctx.triggered_id != "recognize-min-face" else no_update
+    return _recognized(upload.get("contents"), upload.get("filename"), whole_image=whole_image,
+                       min_face=_face_size(min_face))
 
 
-@callback(Output("recognize-result", "children", allow_duplicate=True), Input("recognize-face", "data"),
-          prevent_initial_call=True)
-def recognize_face_crop(upload):
-    """The same for an image that is one face already: read whole, no detection."""
-    if not upload:
-        return None
-    return _recognized(upload.get("contents"), upload.get("filename"), whole_image=True)
+def _latest_is_face_crop(trigger, photo_time, face_time) -> bool:
+    if trigger in ("recognize-photo", "recognize-face"):
+        return trigger == "recognize-face"
+    return (face_time or -1) > (photo_time or -1)
 
 
-def _recognized(contents, filename, *, whole_image: bool):
+def _face_size(value) -> int:
+    """The chosen smallest face side; anything not offered (a hand-made request) reads as the default."""
+    return int(value) if str(value) in {str(size) for size in FACE_SIZES} else MIN_FACE
+
+
+def _recognized(contents, filename, *, whole_image: bool, min_face: int):
     try:
-        analysis = analyse(recognizer(), contents, filename, whole_image=whole_image)
+        analysis = analyse(recognizer(), contents, filename, whole_image=whole_image, min_face=min_face)
     except UploadError as error:
         return dbc.Alert([html.Strong(f"{filename or 'This file'}: "), str(error)], color="danger",
                          id="recognize-error")
@@ -93,11 +119,26 @@ def _recognized(contents, filename, *, whole_image: bool):
 def _result(analysis, filename: str | None) -> html.Div:
     classified = [face for face in analysis.faces if face["probabilities"]]
     summary = _summary(len(analysis.faces), len(classified), analysis, filename)
+    carded = [face for face in analysis.faces if face["status"] != TOO_SMALL]
+    too_small = len(analysis.faces) - len(carded)
     return dbc.Row([
         dbc.Col([summary, html.Img(src=analysis.image, id="recognize-image", className="img-fluid rounded border",
                                    alt=f"{filename} with the faces found boxed")], lg=7),
-        dbc.Col([_face_card(face) for face in analysis.faces], lg=5, id="recognize-faces"),
+        dbc.Col([*map(_face_card, carded), _too_small_note(too_small, bool(carded), analysis.min_face)],
+                lg=5, id="recognize-faces"),
     ], className="g-3")
+
+
+def _too_small_note(count: int, others: bool, min_face: int | None):
+    """One line for every face too small to read, instead of a card each (a group photo has dozens)."""
+    if not count:
+        return None
+    faces = f"{count}{' more' if others else ''} face{'s were' if count > 1 else ' was'}"
+    smaller = [size for size in FACE_SIZES if min_face is None or size < min_face]
+    hint = ("; choose a smaller face size to try them" if smaller else
+            f"; {FACE_SIZES[0]} px is the smallest size offered")
+    return dbc.Alert(f"{faces} too small to read (under {min_face or MIN_FACE} px){hint}.", color="secondary",
+                     id="recognize-too-small", class_name="py-2")
 
 
 def _summary(found: int, classified: int, analysis, filename: str | None) -> dbc.Alert:

@@ -27,14 +27,18 @@ def dashboard(tmp_path_factory):
     server.close()
 
 
-def upload(base_url: str, data: bytes, filename: str) -> tuple[int, str]:
+def upload(base_url: str, data: bytes, filename: str, min_face: str = "32") -> tuple[int, str]:
     """Post a file to the Recognize page as the browser's upload callback does: (HTTP status, body)."""
     contents = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     body = json.dumps({"output": "recognize-result.children",
                        "outputs": {"id": "recognize-result", "property": "children"},
                        "inputs": [{"id": "recognize-photo", "property": "data",
-                                   "value": {"contents": contents, "filename": filename}}],
-                       "changedPropIds": ["recognize-photo.data"], "state": []}).encode()
+                                   "value": {"contents": contents, "filename": filename}},
+                                  {"id": "recognize-face", "property": "data", "value": None},
+                                  {"id": "recognize-min-face", "property": "value", "value": min_face}],
+                       "changedPropIds": ["recognize-photo.data"],
+                       "state": [{"id": "recognize-photo", "property": "modified_timestamp", "value": 2},
+                                 {"id": "recognize-face", "property": "modified_timestamp", "value": -1}]}).encode()
     request = urllib.request.Request(base_url + "/_dash-update-component", body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -45,7 +49,8 @@ def upload(base_url: str, data: bytes, filename: str) -> tuple[int, str]:
 
 def verdicts(body: str) -> str:
     """What the page says: how many faces, and each face's emotion and confidence."""
-    return " ".join(re.findall(r"\d+ faces? found|No face found|Face \d+: [a-z ]+\d*%?", body))
+    return " ".join(re.findall(r"\d+ faces? found|No face found|Face \d+: [a-z ]+\d*%?|\d+ (?:more )?faces? w[a-z]+ "
+                               r"too small to read \(under \d+ px\)", body))
 
 
 def test_concurrent_uploads_all_answer_200_with_the_same_faces(dashboard, face_photos):
@@ -70,6 +75,33 @@ def test_concurrent_uploads_all_answer_200_with_the_same_faces(dashboard, face_p
     assert len(answers) == CLIENTS * 2 * len(photos)
     assert [status for _, status, _ in answers] == [200] * len(answers)
     assert all(said == verdicts(alone[index][1]) for index, _, said in answers)
+
+
+def test_a_smaller_face_size_reads_small_faces_for_that_request_only(dashboard, face_photos):
+    """A group photo of 44 faces of 18-31 px: at the default size one line says they are too small (no
+    card each); at 16 px all are read. Requests of both sizes at once each get their own answer: the
+    size chosen for one upload never changes the recognizer the others share."""
+    group = (face_photos / "group_photos" / "linzaer_imgs_1.jpg").read_bytes()
+    status, default = upload(dashboard, group, "group.jpg")
+    assert status == 200 and "44 faces found, 0 readable" in default
+    assert "44 faces were too small to read (under 32 px); choose a smaller face size to try them" in default
+    assert "Face 1:" not in default
+    status, small = upload(dashboard, group, "group.jpg", min_face="16")
+    assert status == 200 and "44 faces found (" in small and "too small" not in small
+    assert len(re.findall(r"Face \d+: [a-z]+ \d+%", small)) == 44
+    expected = {"32": verdicts(default), "16": verdicts(small)}
+    answers = []
+
+    def client(size):
+        for _ in range(4):
+            answers.append((size, verdicts(upload(dashboard, group, "group.jpg", min_face=size)[1])))
+
+    threads = [threading.Thread(target=client, args=(size,)) for size in ("32", "16", "32", "16")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 16 and all(said == expected[size] for size, said in answers)
 
 
 @pytest.mark.parametrize("width, height", [(4000, 10), (1, 1)])

@@ -82,3 +82,22 @@ def test_real_face_is_boxed_with_probabilities(recognizer, face_photos):
 
 def test_colours_convert_to_opencv_order():
     assert uploads.bgr("#D55E00") == (0x00, 0x5E, 0xD5)
+
+
+def test_min_face_applies_to_one_upload_and_leaves_the_shared_recognizer_alone(face_photos):
+    """A group photo whose 44 faces are 18-31 px (as the dashboard's photo detector finds them): none
+    read at the default 32 px, all at 16 px."""
+    from dashboard.context import build_recognizer
+    from model.classifier import DEFAULT_MODEL
+
+    recognizer = build_recognizer(DEFAULT_MODEL)
+    photo = face_photos / "group_photos" / "linzaer_imgs_1.jpg"
+    contents = data_uri(photo.read_bytes())
+    default = uploads.analyse(recognizer, contents, photo.name)
+    small = uploads.analyse(recognizer, contents, photo.name, min_face=16)
+    assert default.min_face == 32 and {face["status"] for face in default.faces} == {"too small"}
+    assert small.min_face == 16 and len(small.faces) == len(default.faces)
+    assert all(face["probabilities"] for face in small.faces)
+    assert recognizer.finder.min_face == 32 and uploads.with_min_face(recognizer, 32) is recognizer
+    with pytest.raises(UploadError, match="at least 1 pixel"):
+        uploads.analyse(recognizer, contents, photo.name, min_face=0)

@@ -13,6 +13,7 @@ pytest.importorskip("selenium", reason="selenium not installed (pip install -r r
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from capture.log import open_log  # noqa: E402
@@ -131,6 +132,28 @@ def test_recognize_reads_a_face_crop_whole_when_asked(browser, server, fer2013):
     cards = wait_for(browser, lambda d: texts(d, "#recognize-faces .face-card"), timeout=90)
     assert len(cards) == 1 and "Face 1: happy" in cards[0], cards
     assert "1 face found (48×48" in texts(browser, "#recognize-summary")[0]
+
+
+def test_recognize_summarises_small_faces_and_offers_a_smaller_face_size(browser, server, face_photos, fer2013):
+    """A group photo whose 44 faces are under 32 px: one line instead of 44 "too small" cards; 16 px
+    reads them all. A new size reads the latest upload again, the face crop when that came last."""
+    upload(browser, server, face_photos / "group_photos" / "linzaer_imgs_1.jpg")
+    note = wait_for(browser, lambda d: texts(d, "#recognize-too-small"), timeout=90)[0]
+    assert note == "44 faces were too small to read (under 32 px); choose a smaller face size to try them."
+    assert not texts(browser, "#recognize-faces .face-card")
+    assert "44 faces found, 0 readable" in texts(browser, "#recognize-summary")[0]
+    Select(browser.find_element(By.ID, "recognize-min-face")).select_by_value("16")
+    cards = wait_for(browser, lambda d: len(texts(d, "#recognize-faces .face-card")) == 44 and
+                     texts(d, "#recognize-faces .face-card"), timeout=90)
+    assert all("not classified" not in card for card in cards) and not texts(browser, "#recognize-too-small")
+    screenshot(browser, "recognize-group-16px")
+    face = sorted((fer2013 / "test" / "happy").glob("*.jpg"))[0]
+    browser.find_element(By.CSS_SELECTOR, "#recognize-face-upload input[type=file]").send_keys(str(face))
+    wait_for(browser, lambda d: "1 face found (48×48" in (texts(d, "#recognize-summary") or [""])[0], timeout=90)
+    shown = browser.find_element(By.ID, "recognize-summary")
+    Select(browser.find_element(By.ID, "recognize-min-face")).select_by_value("24")
+    wait_for(browser, staleness_of(shown), timeout=90)   # read again: redrawn, and not the group photo
+    assert "1 face found (48×48" in wait_for(browser, lambda d: texts(d, "#recognize-summary"))[0]
 
 
 def test_recognize_refuses_a_text_file_and_keeps_serving(browser, server, tmp_path):

@@ -215,7 +215,8 @@ def add_predict(commands) -> None:
     predict.add_argument("--detector", help="face detector (default: blazeface-tiles, which also finds the small "
                                             "faces of group photos)")
     predict.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels to classify (default 32)")
-    predict.add_argument("--max-megapixels", type=megapixels, default=40, metavar="MP",
+    predict.add_argument("--max-megapixels", type=bounded_number("max-megapixels", float, 1, 200), default=40,
+                         metavar="MP",
                          help="largest image to decode, in megapixels (default 40; up to 200 for 48-50 MP phone "
                               "photos and panoramas: each megapixel costs about 3 MB of memory)")
     predict.add_argument("--whole-image", action="store_true",
@@ -393,26 +394,11 @@ def dashboard_command(args) -> int:
     return 0
 
 
-def megapixels(text: str) -> float:
-    """argparse type: 1-200 megapixels."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 1 <= value <= 200:
-        raise argparse.ArgumentTypeError(f"--max-megapixels must be between 1 and 200, not {text!r}")
-    return value
+def bounded_number(name: str, kind: type, low: float, high: float):
+    """An argparse type refusing values outside [low, high] by the option's name, as `start`'s are."""
+    from capture.settings import Setting, bounded
 
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port 0-65535, refused by name otherwise (as `start --port` is)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"--port must be between 0 and 65535, not {text!r}")
-    return port
+    return bounded(Setting(name, None, "", kind, low, high))
 
 
 def add_dashboard(commands) -> None:
@@ -426,7 +412,7 @@ def add_dashboard(commands) -> None:
                            help="address to bind (default 127.0.0.1: this machine only). 0.0.0.0 exposes the "
                                 "dashboard, its log and the upload page to every machine that can reach this one, "
                                 "so it requires --auth")
-    dashboard.add_argument("--port", type=port_number, default=8050, help="TCP port, 0-65535 (default 8050; 0: any "
+    dashboard.add_argument("--port", type=bounded_number("port", int, 0, 65535), default=8050, help="TCP port, 0-65535 (default 8050; 0: any "
                                                                         "free port, printed)")
     dashboard.add_argument("--model", metavar="PATH", help="recognise uploads with this model (a .keras file made "
                            "by app.py train or ensemble) and report on it (default: the shipped model)")

@@ -368,6 +368,12 @@ def session_choices(connection: sqlite3.Connection) -> list[dict]:
     return [dict(zip(("id", "device", "started_at"), row)) for row in rows]
 
 
+def sessions_mark(connection: sqlite3.Connection) -> list[int]:
+    """`[number of sessions, highest id]`: changes when a session begins (or one is removed), so the
+    filter menus are rebuilt only then."""
+    return list(connection.execute("SELECT count(*), coalesce(max(id), 0) FROM sessions").fetchone())
+
+
 def sessions_of_devices(connection: sqlite3.Connection, devices) -> tuple[int, ...]:
     """Ids of the sessions that captured from any of `devices`."""
     devices = list(devices)

@@ -25,13 +25,14 @@ START_HINT = "python app.py start 0"
 def layout(**_query) -> html.Div:
     """Filters, charts and sessions, drawn already for the default filters, so that the first
     view needs no callback round trip; the callbacks take over when a filter changes or new
-    rows arrive. Built per visit, so the menus list the sessions of now."""
+    rows arrive. The menus list the sessions of now, and the tick adds those that begin later."""
     choices = _session_choices()
     state = counted_state(False, None, time.time(), live.DEFAULT_PRESET, None, None, None, None, list(EMOTIONS))
     timeline, distribution, hidden, message, status, export = draw(state, list(EMOTIONS))
     return html.Div([
         dcc.Store(id="history-state", data=state),
         dcc.Interval(id="history-tick", interval=_refresh_ms()),
+        dcc.Store(id="history-choices-mark", data=_read_log(queries.sessions_mark)),
         html.Div([html.H1("History", className="h3 mb-0 me-3"),
                   html.Span(status, id="history-status", className="text-muted small")],
                  className="d-flex flex-wrap align-items-baseline mb-3"),
@@ -56,22 +57,47 @@ def _refresh_ms() -> int:
 
 
 def _session_choices() -> list[dict]:
+    return _read_log(queries.session_choices) or []
+
+
+def _read_log(query):
+    """`query(connection)` on the log, or None when there is no readable log (yet)."""
     try:
         connection = queries.connect(db_path())
     except LogUnavailable:
-        return []
+        return None
     try:
-        return queries.session_choices(connection)
+        return query(connection)
     except sqlite3.DatabaseError:
-        return []
+        return None
     finally:
         connection.close()
 
 
+def _device_options(choices: list[dict]) -> list[str]:
+    return sorted({str(c["device"]) for c in choices})
+
+
+def _session_options(choices: list[dict]) -> list[dict]:
+    return [{"label": f"#{c['id']} · {c['device']} · {_when(c['started_at'])}", "value": c["id"]} for c in choices]
+
+
+@callback(Output("history-sessions-filter", "options"), Output("history-devices", "options"),
+          Output("history-choices-mark", "data"), Input("history-tick", "n_intervals"),
+          State("history-choices-mark", "data"), prevent_initial_call=True)
+def refresh_choices(_tick, mark):
+    """Sessions that began after the page opened join the menus; a tick when none did costs one
+    count query and sends nothing back."""
+    now = _read_log(queries.sessions_mark)
+    if now is None or now == mark:
+        return no_update, no_update, no_update
+    choices = _session_choices()
+    return _session_options(choices), _device_options(choices), now
+
+
 def _filters(choices: list[dict]) -> dbc.Card:
-    devices = sorted({str(c["device"]) for c in choices})
-    sessions = [{"label": f"#{c['id']} · {c['device']} · {_when(c['started_at'])}", "value": c["id"]}
-                for c in choices]
+    devices = _device_options(choices)
+    sessions = _session_options(choices)
     presets = [{"label": label, "value": key} for key, (label, _) in live.PRESETS.items()]
     return dbc.Card(dbc.CardBody(dbc.Row([
         _field("Range", [dbc.Select(id="history-range", options=presets, value=live.DEFAULT_PRESET),

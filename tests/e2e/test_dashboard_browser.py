@@ -102,6 +102,31 @@ def test_live_refresh_shows_rows_added_after_opening(browser, server, log_db):
     screenshot(browser, "history-live")
 
 
+def test_session_filter_lists_sessions_begun_after_opening(browser, tmp_path):
+    """The Session and Device menus gain a session that begins while the page is open (the live tick),
+    and choosing it shows its faces alone."""
+    from logdata import known_log
+
+    path, _ = known_log(tmp_path / "moodlog.db")
+    server = Server(path, tmp_path / "dashboard.log")
+    try:
+        open_history(browser, server)
+        db = open_log(path)
+        late = write_session(db, "late-cam", [(time.time() + i * 0.1, "surprise") for i in range(9)], close=False)
+        db.close()
+        browser.find_element(By.ID, "history-sessions-filter").click()
+        option = wait_for(browser, lambda d: d.find_element(
+            By.XPATH, f"//div[contains(@class, 'dash-dropdown-content')]//label[.//span[starts-with(text(), "
+                      f"'#{late} · late-cam')]]"))
+        option.click()
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        wait_for(browser, lambda d: sum((distribution(d) or {}).values()) == 9 and distribution(d)["surprise"] == 9)
+        browser.find_element(By.ID, "history-devices").click()
+        assert wait_for(browser, lambda d: "late-cam" in texts(d, ".dash-dropdown-content label"))
+    finally:
+        server.stop()
+
+
 def upload(driver, server, path) -> None:
     driver.get(server.url + "/recognize")
     field = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#recognize-upload input[type=file]"))

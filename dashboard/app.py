@@ -15,7 +15,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import html
+from dash import Input, Output, State, clientside_callback, html
 
 from dashboard import localtime, queries
 from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
@@ -59,9 +59,24 @@ def shell() -> html.Div:
     """Navigation bar around the current page; a function so the registry is read per request."""
     links = [dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
              for page in dash.page_registry.values()]
-    navbar = dbc.NavbarSimple(links, brand="Moodlog", brand_href="/", color="dark", dark=True, fluid=True,
-                              class_name="mb-3")
+    navbar = dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand("Moodlog", href="/"),
+        dbc.NavbarToggler(id="navbar-toggler"),
+        dbc.Collapse(dbc.Nav(links, class_name="ms-auto", navbar=True), id="navbar-collapse", navbar=True),
+    ], fluid=True), color="dark", dark=True, class_name="mb-3")
     return html.Div([navbar, dbc.Container(dash.page_container, fluid="xl", class_name="pb-4")])
+
+
+# On a phone the menu opens over the page; a tap on a link changes the page without reloading it, so
+# the menu is closed here when the address changes (dbc.NavbarSimple would leave it open).
+# "_pages_location" is the dcc.Location that Dash Pages adds to every page.
+clientside_callback(
+    """function(clicks, path, open) {
+        const trigger = (window.dash_clientside.callback_context.triggered[0] || {}).prop_id || '';
+        return trigger.startsWith('navbar-toggler') ? !open : false;
+    }""",
+    Output("navbar-collapse", "is_open"), Input("navbar-toggler", "n_clicks"),
+    Input("_pages_location", "pathname"), State("navbar-collapse", "is_open"), prevent_initial_call=True)
 
 
 def export_csv() -> flask.Response:

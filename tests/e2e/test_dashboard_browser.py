@@ -244,6 +244,53 @@ def test_model_page_shows_cross_dataset_figures_or_that_they_are_stale(browser, 
         server.stop()
 
 
+# Each table with the nearest box that scrolls sideways (the table itself, or its .table-responsive):
+# whether its content is wider than that box (it scrolls), and whether the box and the table's visible
+# part stay inside the window.
+TABLES = """return Array.from(document.querySelectorAll(arguments[0])).map(table => {
+    let box = table;
+    while (box && getComputedStyle(box).overflowX !== 'auto') { box = box.parentElement; }
+    const edge = (box || table).getBoundingClientRect();
+    return {scrolls: !!box && box.scrollWidth > box.clientWidth + 1,
+            inside: edge.left >= 0 && edge.right <= innerWidth + 0.5};
+});"""
+
+
+@pytest.mark.parametrize("page, tables", [("/model", "#model-report table"), ("/", "#history-sessions table"),
+                                          ("/sessions", "#sessions-table")])
+def test_phone_pages_fit_and_tables_scroll_inside_their_card(browser, server, page, tables):
+    """At 390 px the page never scrolls sideways: a table wider than the phone scrolls in its own box."""
+    browser.set_window_size(*PHONE)
+    try:
+        browser.get(server.url + page)
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, tables))
+        time.sleep(0.5)   # let charts and tables lay out at this width
+        assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
+        shown = browser.execute_script(TABLES, tables)
+        assert any(table["scrolls"] for table in shown), shown   # there is something to fit at this width
+        assert all(table["inside"] for table in shown), shown
+    finally:
+        browser.set_window_size(*LAPTOP)
+
+
+def test_phone_menu_closes_after_a_tap_on_a_link(browser, server):
+    browser.set_window_size(*PHONE)
+    try:
+        browser.get(server.url + "/")
+        menu = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".navbar-collapse"))
+        assert not menu.is_displayed()
+        browser.find_element(By.CSS_SELECTOR, ".navbar-toggler").click()
+        link = wait_for(browser, lambda d: d.find_element(By.LINK_TEXT, "Sessions").is_displayed() and
+                        d.find_element(By.LINK_TEXT, "Sessions"))
+        time.sleep(0.5)   # Bootstrap's opening transition
+        link.click()
+        wait_for(browser, lambda d: d.current_url.endswith("/sessions"))
+        wait_for(browser, lambda d: not d.find_element(By.CSS_SELECTOR, ".navbar-collapse").is_displayed(), 5)
+        assert browser.find_element(By.CSS_SELECTOR, ".navbar-toggler").is_displayed()
+    finally:
+        browser.set_window_size(*LAPTOP)
+
+
 def test_empty_log_shows_how_to_start(browser, tmp_path):
     server = Server(tmp_path / "not-yet.db", tmp_path / "dashboard.log")
     try:

@@ -65,7 +65,7 @@ def first_row(tree: Path) -> float:
             process.wait()
 
 
-def dashboard(tree: Path) -> tuple[float, float]:
+def dashboard(tree: Path) -> tuple[float, float, float]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -85,10 +85,14 @@ def dashboard(tree: Path) -> tuple[float, float]:
             page = time.perf_counter() - began
             contents = "data:image/jpeg;base64," + base64.b64encode(PHOTO.read_bytes()).decode()
             store = (tree / "dashboard" / "pages" / "recognize.py").read_text()
-            if "recognize-photo" in store:       # this tree: the upload reaches the server through a Store
+            if "recognize-min-face" in store:    # this tree: through a Store, with the face-size choice
                 inputs = [{"id": "recognize-photo", "property": "data",
-                           "value": {"contents": contents, "filename": PHOTO.name}}]
-                changed, state = ["recognize-photo.data"], []
+                           "value": {"contents": contents, "filename": PHOTO.name}},
+                          {"id": "recognize-face", "property": "data", "value": None},
+                          {"id": "recognize-min-face", "property": "value", "value": "32"}]
+                changed = ["recognize-photo.data"]
+                state = [{"id": "recognize-photo", "property": "modified_timestamp", "value": 2},
+                         {"id": "recognize-face", "property": "modified_timestamp", "value": -1}]
             else:
                 inputs = [{"id": "recognize-upload", "property": "contents", "value": contents}]
                 changed = ["recognize-upload.contents"]
@@ -96,11 +100,15 @@ def dashboard(tree: Path) -> tuple[float, float]:
             body = json.dumps({"output": "recognize-result.children",
                                "outputs": {"id": "recognize-result", "property": "children"},
                                "inputs": inputs, "changedPropIds": changed, "state": state}).encode()
-            asked = time.perf_counter()
-            request = urllib.request.Request(url + "/_dash-update-component", body, {"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                assert answer.status == 200
-            return page, time.perf_counter() - asked
+            answers = []
+            for _ in range(3):                   # the first upload, then two more
+                asked = time.perf_counter()
+                request = urllib.request.Request(url + "/_dash-update-component", body,
+                                                 {"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=120) as answer:
+                    assert answer.status == 200
+                answers.append(time.perf_counter() - asked)
+            return page, answers[0], statistics.median(answers[1:])
         finally:
             process.kill()
             process.wait()
@@ -113,16 +121,17 @@ def main() -> None:
     args = parser.parse_args()
     trees = {"base " + args.base: worktree(args.base), "now": ROOT}
     figures = {name: {"predict s": [], "predict MB": [], "start first row s": [], "dashboard page s": [],
-                      "first upload s": []} for name in trees}
+                      "first upload s": [], "later uploads s": []} for name in trees}
     for _ in range(args.rounds):
         for name, tree in trees.items():
             seconds, megabytes = predict(tree)
             figures[name]["predict s"].append(seconds)
             figures[name]["predict MB"].append(megabytes)
             figures[name]["start first row s"].append(first_row(tree))
-            page, upload = dashboard(tree)
+            page, upload, later = dashboard(tree)
             figures[name]["dashboard page s"].append(page)
             figures[name]["first upload s"].append(upload)
+            figures[name]["later uploads s"].append(later)
             print(name, {k: round(v[-1], 2) for k, v in figures[name].items()}, flush=True)
     print(f"\nmedians of {args.rounds}:")
     print("| measure | " + " | ".join(trees) + " |\n|---|" + "---:|" * len(trees))

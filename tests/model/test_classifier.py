@@ -152,3 +152,29 @@ def test_light_normalisation_reads_a_face_the_same_in_any_exposure_or_contrast(f
     assert np.array_equal(normalise_light(normalise_light(dim)), normalise_light(dim))    # idempotent
     flat_grey = np.full((48, 48), 37, np.uint8)
     assert np.array_equal(normalise_light(flat_grey), flat_grey)                         # nothing to stretch
+
+
+def test_litert_gives_the_int8_probabilities_tensorflow_lite_gave(fer2013):
+    """The run time moved from tf.lite.Interpreter to LiteRT: the shipped int8 model's probabilities on
+    real FER2013 faces are the ones TensorFlow's interpreter gives, within 1e-5 (issue 15)."""
+    import warnings
+
+    import cv2
+
+    tf = pytest.importorskip("tensorflow", reason="the training tools are not installed")
+    from model.classifier import DEFAULT_MODEL
+    from model.lite import LiteForward, int8_path
+
+    paths = sorted((fer2013 / "test" / "happy").glob("*"))[:16] + sorted((fer2013 / "test" / "sad").glob("*"))[:16]
+    faces = to_model_input([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths], TRIM)
+    blob = int8_path(DEFAULT_MODEL).read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # tf.lite's notice of its move to LiteRT
+        interpreter = tf.lite.Interpreter(model_content=blob, num_threads=1)
+    source = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(source, faces.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(source, faces.astype(np.float32))
+    interpreter.invoke()
+    before = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert np.abs(LiteForward(blob)(faces) - before).max() <= 1e-5

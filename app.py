@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import os
 import sys
 import threading
@@ -21,8 +22,9 @@ def needs_training_tools(command: str, *modules: str) -> None:
 
     missing = [name for name in modules or ("tensorflow", "keras") if importlib.util.find_spec(name) is None]
     if missing:
+        requirements = Path(__file__).resolve().parent / "requirements-train.txt"
         raise MoodlogError(f"`{command}` needs the training tools ({', '.join(missing)} missing): "
-                           f"{sys.executable} -m pip install -r requirements-train.txt")
+                           f"{shlex.quote(sys.executable)} -m pip install -r {shlex.quote(str(requirements))}")
 
 
 def train_command(args) -> int:
@@ -438,14 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from model.errors import MoodlogError
-
     try:
-        return args.handler(args)
-    except MoodlogError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        from model.errors import MoodlogError
+
+        try:
+            return args.handler(args)
+        except MoodlogError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:            # Ctrl+C before a command's own handling begins (imports, start-up)
+        print("stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -73,6 +73,8 @@ class Summary:
     error: SourceLost | None = None
 
     def text(self) -> str:
+        if self.status == "stopped" and not self.counters.get("frames_read"):
+            return "stopped before the first frame; nothing was logged and no session kept"
         return summary(self.session_id, self.status, self.counters, self.seconds, self.db)
 
 
@@ -227,10 +229,15 @@ class Books(Tally):
         self.status_line.update(self.analysed["frames_analysed"], self.writer.written, waiting)
 
     def close(self, status: str) -> None:
-        """Flush every pending row and gap, then write the session's end; retried while busy."""
+        """Flush every pending row and gap, then write the session's end; retried while busy. A
+        session stopped before its first frame (Ctrl+C during start-up) is removed, not kept empty."""
         self.status_line.finish()
         self.tick()
         self.writer.update_counters(**self.counters())
+        if status == "stopped" and self.reader.counters.frames_read == 0 and not self.writer.pending \
+                and self.writer.written == 0:
+            self.writer.discard()
+            return
         self.writer.close(status)
 
     def summary(self, error: SourceLost | None) -> Summary:

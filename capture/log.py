@@ -81,15 +81,36 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False) -> sqlite_ut
         db = sqlite_utils.Database(connection)
         _refuse_foreign(db)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        with db.ensure_autocommit_on():
-            db.execute("PRAGMA journal_mode = wal")
-            db.execute("PRAGMA synchronous = NORMAL")
-        migrate(db)
+        _prepare_while_others_start(db)
     except (OSError, sqlite3.DatabaseError, LogError) as error:
         if connection is not None:
             connection.close()
         raise LogError(f"cannot use {path} as the Moodlog log: {error}") from error
     return db
+
+
+def _prepare_while_others_start(db: sqlite_utils.Database) -> None:
+    """WAL mode and the schema, retried while another process does the same.
+
+    Two daemons (or a batch and a daemon) opening a new log at once can meet in SQLite's lock
+    upgrade, where one is told "database is locked" at once instead of waiting out the busy timeout
+    (seen once in CI: two `start` processes launched together). Both steps are idempotent and the
+    migration is one transaction, so trying again is safe.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.05
+    while True:
+        try:
+            with db.ensure_autocommit_on():
+                db.execute("PRAGMA journal_mode = wal")
+                db.execute("PRAGMA synchronous = NORMAL")
+            migrate(db)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _refuse_foreign(db: sqlite_utils.Database) -> None:
@@ -405,6 +426,13 @@ class LogWriter:
         """Record a stretch without frames; written with the rows, so a busy log loses no gap."""
         self.pending_gaps.append((self.session_id, started_at, ended_at, reason))
         self.flush()
+
+    def discard(self) -> None:
+        """Remove this session, which logged nothing (no frame was read), with its gaps and markers."""
+        with self.db.atomic():
+            for table in ("markers", "gaps"):
+                self.db.execute(f"DELETE FROM {table} WHERE session_id = ?", [self.session_id])
+            self.db.execute("DELETE FROM sessions WHERE id = ?", [self.session_id])
 
     def close(self, status: str = "stopped", ended_at: float | None = None) -> None:
         """Flush everything (retrying while the database is busy) and close the session row at

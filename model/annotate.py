@@ -19,8 +19,9 @@ def bgr(hex_colour: str) -> tuple[int, int, int]:
 def annotate(image: np.ndarray, faces) -> np.ndarray:
     """A copy of `image` (BGR) with every face boxed and labelled; line widths scale with the image.
 
-    A label goes above its box, else below it, else inside its top edge: the first place that covers
-    no other face (in a group photo a label drawn over a neighbour hides the face it describes).
+    A label goes above its box, else below, left, right or inside its top edge: the first place that
+    covers no other face or label (in a group photo a label drawn over a neighbour hides the face it
+    describes); where the text fits nowhere, the face's number alone, which `predict` prints.
     Faces too small to read get a thin box and no label; `predict` counts them on one line."""
     canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     thickness = max(2, round(max(canvas.shape[:2]) / 400))
@@ -48,19 +49,31 @@ LABEL_WIDTH_PER_SCALE = 110     # face width (px) that gets a label at scale 1.0
 
 
 def _label(canvas, text, box, others, colour, scale, thickness) -> tuple[int, int, int, int]:
-    """Draw `text` on a filled band near `box`; returns the band (x, y, w, h)."""
-    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    tall = height + baseline + 4
+    """Draw `text` on a filled band near `box` where it covers no other face or label: above, below,
+    left or right of the box, or inside its own top edge; if the full text fits nowhere, the face's
+    number alone ("12"), then the number inside its own box. Returns the band (x, y, w, h)."""
     x, y, w, h = box
-    x = min(max(0, x), max(0, canvas.shape[1] - width - 4))
-    candidates = [y - tall, y + h, y]                    # above, below, inside the top edge
-    fits = [top for top in candidates if 0 <= top <= canvas.shape[0] - tall]
-    clear = [top for top in fits if not any(_overlaps((x, top, width + 4, tall), other) for other in others)]
-    top = (clear or fits or [max(0, y)])[0]
-    cv2.rectangle(canvas, (x, top), (x + width + 4, top + tall), colour, -1)
-    cv2.putText(canvas, text, (x + 2, top + height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+    number = text.split(" ", 1)[0]
+    for shown in (text, number):
+        (width, height), baseline = cv2.getTextSize(shown, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        band_w, tall = width + 4, height + baseline + 4
+        spots = [(x, y - tall), (x, y + h), (x - band_w, y), (x + w, y), (x, y)]
+        for left, top in spots:
+            left = min(max(0, left), max(0, canvas.shape[1] - band_w))
+            band = (left, top, band_w, tall)
+            if 0 <= top <= canvas.shape[0] - tall and not any(_overlaps(band, other) for other in others):
+                return _draw_band(canvas, shown, band, height, colour, scale, thickness)
+    (width, height), baseline = cv2.getTextSize(number, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    band = (max(0, x), max(0, y), width + 4, height + baseline + 4)      # inside its own box: covers only itself
+    return _draw_band(canvas, number, band, height, colour, scale, thickness)
+
+
+def _draw_band(canvas, text, band, height, colour, scale, thickness) -> tuple[int, int, int, int]:
+    left, top, width, tall = band
+    cv2.rectangle(canvas, (left, top), (left + width, top + tall), colour, -1)
+    cv2.putText(canvas, text, (left + 2, top + height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
                 max(1, thickness // 2), cv2.LINE_AA)
-    return x, top, width + 4, tall
+    return band
 
 
 def _overlaps(a, b) -> bool:

@@ -142,7 +142,7 @@ def check_model_file(path: Path) -> None:
     """ModelFileError unless `path` is a file that can be a Keras model (a .keras zip), checked
     without loading Keras."""
     if not path.is_file():
-        raise ModelFileError(f"no model file at {path}; train one with `python app.py train`")
+        raise ModelFileError(f"no model file at {path}; give a .keras model made by `app.py train` or `app.py ensemble`")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a Keras model file (.keras)")
 

@@ -14,6 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
+from capture.status import command_hint, db_option
 from dashboard import localtime, queries, session_figures, sessions
 from dashboard.context import db_path
 from dashboard.queries import LogUnavailable
@@ -203,8 +204,9 @@ def one_session(session_id, track, bucket):
         connection.close()
     figure = session_figures.intensity_figure(curves, EMOTIONS, marks, outages, duration)
     if not pieces:
-        return figure, html.P("No markers in this session: add them with `python app.py markers FILE.csv --session "
-                              f"{session_id}`, or during live capture.", className="text-muted small mb-0"), ""
+        hint = command_hint("markers", "FILE.csv", "--session", str(session_id), *db_option(db_path()))
+        return figure, html.P(["No markers in this session: add them from a CSV with ", html.Code(hint),
+                               ", or during live capture."], className="text-muted small mb-0"), ""
     return figure, _segments_table(pieces), "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces))
 
 

@@ -72,3 +72,32 @@ def test_a_file_cut_short_says_so_in_the_summary(tmp_path):
     assert done.returncode == 0
     note = next(line for line in done.stdout.splitlines() if line.startswith("note: "))
     assert "announced 120 frames; only" in note and "cut short" in note
+
+
+def test_ctrl_c_during_start_up_leaves_no_traceback_and_no_empty_session(tmp_path):
+    """Ctrl+C at any moment of start-up (imports, opening the stream, the model, the log): a clean
+    stop, and no session row without a frame (a user found both at 0.26 s and 0.30 s)."""
+    import signal
+    import time
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from mjpeg_server import MjpegServer, encode_frames
+
+    frame = np.full((240, 320, 3), 120, np.uint8)
+    camera = MjpegServer(encode_frames([frame] * 10), fps=5).start()
+    try:
+        for delay in (0.05, 0.2, 0.3, 0.45, 0.7):
+            db = tmp_path / f"c{delay}.db"
+            process = subprocess.Popen([sys.executable, "app.py", "start", camera.url, "--db", str(db)], cwd=ROOT,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+            assert process.returncode in (0, 130) and "Traceback" not in stderr, (delay, stderr[-1500:])
+            if db.exists():
+                import sqlite3
+                with sqlite3.connect(db) as connection:
+                    empty = connection.execute("SELECT count(*) FROM sessions WHERE frames_read = 0").fetchone()[0]
+                assert empty == 0, (delay, stdout)
+    finally:
+        camera.stop()

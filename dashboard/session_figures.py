@@ -35,8 +35,9 @@ def _time_axis(end: float) -> dict:
     step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
                  if end / s <= 8), 86400)
     ticks = [i * step for i in range(int(end // step) + 2)]
-    return {"tickmode": "array", "tickvals": ticks, "ticktext": [clock(t) for t in ticks],
-            "title": {"text": "time since the start (video time for a file)"}}
+    # No axis title: the card's heading says what the axis is, and on a phone a title and the legend
+    # below it would share the same few pixels.
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [clock(t) for t in ticks]}
 
 
 def intensity_figure(series: Series, emotions, markers=(), gaps=(), duration: float | None = None) -> dict:

@@ -63,14 +63,17 @@ def layout(**_query) -> html.Div:
                              className="small")], className="d-flex align-items-baseline mb-2"),
             html.Div(id="sessions-summary", className="table-responsive")]), className="mb-3"),
         dbc.Card(dbc.CardBody([
-            html.H2("One session over time", className="h6"),
+            html.H2(["One session over time ", html.Small("(time since its start; video time for a file)",
+                                                        className="text-muted fw-normal")], className="h6"),
             dcc.Graph(id="sessions-intensity", config={"displaylogo": False, "responsive": True}),
             html.Div([html.H3("Between markers", className="h6 mb-0 me-3"),
                       html.A("Download CSV", id="sessions-segments-export", download="moodlog-segments.csv", href="",
                              className="small")], className="d-flex align-items-baseline mt-3 mb-2"),
             html.Div(id="sessions-segments", className="table-responsive")]), className="mb-3"),
         dbc.Card(dbc.CardBody([
-            dbc.Row([dbc.Col(html.H2("Sessions side by side", className="h6"), md=6),
+            dbc.Row([dbc.Col(html.H2(["Sessions side by side ", html.Small("(time since each one's start)",
+                                                                          className="text-muted fw-normal")],
+                                     className="h6"), md=6),
                      dbc.Col(dbc.Select(id="sessions-measure", value="valence",
                                         options=[{"label": "valence", "value": "valence"}] +
                                                 [{"label": f"mean P({e})", "value": e} for e in EMOTIONS]), md=6)]),

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from capture.batch import run_batch  # noqa: E402
 from capture.daemon import CaptureOptions  # noqa: E402
+from mjpeg_server import read_video  # noqa: E402  (bench/ is on the path when run as a script)
 
 CLIP = ROOT.parent / "shared" / "datasets" / "faces" / "videos" / "huimiang_1543684773.avi"
 CONFIGURATIONS = (("1 local worker", "local", 1), ("2 local workers", "local", 2), ("Dask LocalCluster, 2", "dask", 2))
@@ -35,13 +36,7 @@ CONFIGURATIONS = (("1 local worker", "local", 1), ("2 local workers", "local", 2
 
 def make_files(folder: Path, files: int, loops: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    frames = read_video(str(CLIP))
     paths = []
     for index in range(files):
         path = folder / f"participant{index:02d}_{loops}.avi"
@@ -61,12 +56,17 @@ def rows(db: Path) -> list[tuple]:
                                   "JOIN sessions s ON s.id = d.session_id ORDER BY s.device, d.frame, d.face").fetchall()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def batch_arguments(description: str, rounds: int = 3) -> argparse.Namespace:
+    """--files, --loops and --rounds, shared with bench/cluster_engines.py."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--loops", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = batch_arguments(__doc__.splitlines()[0])
     if not CLIP.is_file():
         sys.exit(f"needs {CLIP}")
     files = make_files(ROOT / "bench" / "out" / "batch_videos", args.files, args.loops)

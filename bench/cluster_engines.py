@@ -13,7 +13,6 @@ bench/.venv-ray, which also sees the project's .venv (a .pth file):
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from batch import make_files, rows  # noqa: E402
+from batch import batch_arguments, make_files, rows  # noqa: E402
 from capture.batch import analyse_file, one_core, write_result  # noqa: E402
 from capture.daemon import CaptureOptions  # noqa: E402
 from capture.log import open_log  # noqa: E402
@@ -99,11 +98,7 @@ ENGINES = {"dask": (dask_start, dask_batch, dask_stop, ("dask", "distributed")),
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--loops", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = batch_arguments(__doc__.splitlines()[0])
     files = make_files(ROOT / "bench" / "out" / "batch_videos", args.files, args.loops)
     starts: dict[str, list[float]] = {name: [] for name in ENGINES}
     batches: dict[str, list[float]] = {name: [] for name in ENGINES}

@@ -117,6 +117,18 @@ def moving_face_video(path: Path, faces, frames_each: int, step: int = 3, repeat
     return placed
 
 
+def happy_then_neutral_frames(fer2013: Path, recognizer, frames: int = 180) -> list[np.ndarray]:
+    """A detectable happy FER2013 face for the first half of the frames, a neutral one for the rest,
+    moving a little (the smooth-on-files case, built without ../shared/cases)."""
+    (_, happy), (_, neutral) = detectable_fer_faces(fer2013, recognizer, 1, ("happy", "neutral"))
+    made = []
+    for number in range(frames):
+        frame = background(number)
+        place(frame, happy if number < frames // 2 else neutral, 100 + number % 5, 60)
+        made.append(frame)
+    return made
+
+
 def db_rows(db_path: Path, sql: str, params=()) -> list[sqlite3.Row]:
     connection = sqlite3.connect(db_path, timeout=30)
     connection.row_factory = sqlite3.Row

@@ -20,7 +20,7 @@ from capture.batch import run_batch
 from capture.daemon import CaptureOptions, run
 from capture.log import SCHEMA_VERSION, open_log
 from capture.markers import MarkerError, read_marker_csv
-from capture_helpers import (ROOT, SHARED_CASES, background, count_rows, db_rows, detectable_fer_faces, place,
+from capture_helpers import (ROOT, SHARED_CASES, happy_then_neutral_frames, background, count_rows, db_rows, detectable_fer_faces, place,
                              summary_number, wait_for, write_video)
 from model.labels import EMOTIONS
 from model.provenance import model_identity
@@ -35,13 +35,7 @@ ROW = "frame, face, track, x, y, w, h, emotion, confidence, media_time, " + ", "
 def happy_then_neutral(fer2013, recognizer, tmp_path_factory):
     """6 s at 30 fps: a happy FER2013 face for frames 0-89, a neutral one for 90-179 (as the
     smooth-on-files case, built here so the test needs nothing from ../shared/cases)."""
-    (_, happy), (_, neutral) = detectable_fer_faces(fer2013, recognizer, 1, ("happy", "neutral"))
-    frames = []
-    for number in range(180):
-        frame = background(number)
-        place(frame, happy if number < 90 else neutral, 100 + number % 5, 60)
-        frames.append(frame)
-    return write_video(tmp_path_factory.mktemp("switch") / "switch.avi", frames)
+    return write_video(tmp_path_factory.mktemp("switch") / "switch.avi", happy_then_neutral_frames(fer2013, recognizer))
 
 
 def rows_of(db, session_id=1):

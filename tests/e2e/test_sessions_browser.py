@@ -21,7 +21,7 @@ from e2e_support import ROOT, Server, screenshot  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "capture"))
 sys.path.insert(0, str(ROOT / "bench"))
-from capture_helpers import background, count_rows, detectable_fer_faces, place, wait_for, write_video  # noqa: E402
+from capture_helpers import count_rows, happy_then_neutral_frames, wait_for, write_video  # noqa: E402
 from mjpeg_server import MjpegServer, encode_frames  # noqa: E402
 
 WAIT = 40
@@ -38,12 +38,7 @@ def research_log(fer2013, recognizer, tmp_path_factory):
     from capture.markers import read_marker_csv
 
     folder = tmp_path_factory.mktemp("research")
-    (_, happy), (_, neutral) = detectable_fer_faces(fer2013, recognizer, 1, ("happy", "neutral"))
-    frames = []
-    for number in range(180):
-        frame = background(number)
-        place(frame, happy if number < 90 else neutral, 100 + number % 5, 60)
-        frames.append(frame)
+    frames = happy_then_neutral_frames(fer2013, recognizer)
     video = write_video(folder / "p07.avi", frames)
     db = folder / "moodlog.db"
     run(CaptureOptions(str(video), db=db, quiet=True, label=[("participant", "P07"), ("condition", "A")]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import os
 import sys
@@ -332,12 +331,9 @@ def add_start(commands) -> None:
 def markers_command(args) -> int:
     from capture.log import add_markers, open_log
     from capture.markers import read_marker_csv
-    from model.errors import MoodlogError
 
     markers = read_marker_csv(args.csv)                  # a bad file is refused before the log opens
-    if not Path(args.db).is_file():
-        raise MoodlogError(f"no log at {args.db}")
-    db = open_log(args.db)
+    db = open_log(args.db, must_exist=True)
     stored = add_markers(db, args.session, markers, source="csv")
     print(f"{stored} markers added to session {args.session} of {args.db}")
     return 0
@@ -358,21 +354,10 @@ def add_markers_command(commands) -> None:
 
 
 def upgrade_command(args) -> int:
-    from pathlib import Path
+    from capture.log import SCHEMA_VERSION, open_log, schema_version
 
-    from capture.log import SCHEMA_VERSION, open_log
-    from model.errors import MoodlogError
-
-    if not Path(args.db).is_file():
-        raise MoodlogError(f"no log at {args.db}")
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(args.db)) as connection:
-        try:
-            before = connection.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError:
-            before = None                                 # open_log says what is wrong with it
-    open_log(args.db).close()
+    before = schema_version(args.db)
+    open_log(args.db, must_exist=True).close()
     if before == SCHEMA_VERSION:
         print(f"{args.db} already has the current layout ({SCHEMA_VERSION}); nothing to do")
     else:

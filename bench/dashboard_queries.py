@@ -99,17 +99,23 @@ def time_scenario(page, name, preset, now, devices, emotions, repeats: int) -> d
             "sessions_cold": cold_table_ms}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def big_log_page(argv, description: str, page_name: str):
+    """The real app on `--db` (the big log) and one of its page modules: (args, db path, app, page,
+    detections in the log). Shared with bench/dashboard_sessions.py."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="bench/out/big.db")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     db_path = Path(args.db)
     app = create_app(db_path)
-    page = sys.modules["pages.history"]
     connection = queries.connect(db_path)
     rows = connection.execute("SELECT MAX(id) FROM detections").fetchone()[0]
     connection.close()
+    return args, db_path, app, sys.modules[f"pages.{page_name}"], rows
+
+
+def main(argv=None) -> int:
+    args, db_path, app, page, rows = big_log_page(argv, __doc__, "history")
     print(f"{db_path}: {rows:,} detections; median of {args.repeats} runs, wall ms (CPU ms), "
           "including JSON serialisation\n")
     with app.server.test_request_context("/"):

@@ -10,7 +10,6 @@ curves (all faces and one track) with its segments, and the overlay of every ses
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,20 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dash._utils import to_json  # noqa: E402
 
 from dashboard import queries  # noqa: E402
-from dashboard.app import create_app  # noqa: E402
-from dashboard_queries import median_ms  # noqa: E402
+from dashboard_queries import big_log_page, median_ms  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", default="bench/out/big.db")
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args(argv)
-    db_path = Path(args.db)
-    app = create_app(db_path)
-    page = sys.modules["pages.sessions"]
+    args, db_path, app, page, rows = big_log_page(argv, __doc__, "sessions")
     connection = queries.connect(db_path)
-    rows = connection.execute("SELECT MAX(id) FROM detections").fetchone()[0]
     biggest = connection.execute("SELECT id, faces FROM sessions ORDER BY faces DESC LIMIT 1").fetchone()
     connection.close()
     print(f"{db_path}: {rows:,} detections; median of {args.repeats} runs, wall ms (CPU ms), with JSON\n")

@@ -21,6 +21,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -58,7 +59,7 @@ class LogError(MoodlogError, RuntimeError):
     even after retries (disk full, read-only, locked for too long)."""
 
 
-def open_log(path: str | os.PathLike, *, make_folder: bool = False) -> sqlite_utils.Database:
+def open_log(path: str | os.PathLike, *, make_folder: bool = False, must_exist: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) a Moodlog database in WAL mode with the current schema.
 
     A path that cannot be a Moodlog log raises LogError naming it, before anything is written:
@@ -68,6 +69,8 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False) -> sqlite_ut
     """
     path = Path(path)
     connection = None
+    if must_exist and not path.is_file() and not path.is_dir():
+        raise LogError(f"no log at {path}")     # a command that adds to a log must not create one
     try:
         if path.is_dir():
             raise LogError("it is a folder; give a file name, e.g. data/moodlog.db")
@@ -87,6 +90,18 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False) -> sqlite_ut
             connection.close()
         raise LogError(f"cannot use {path} as the Moodlog log: {error}") from error
     return db
+
+
+def schema_version(path: str | os.PathLike) -> int | None:
+    """The layout a log file has now (PRAGMA user_version), read without changing it; None when the
+    file is missing or not SQLite (open_log then says what is wrong with it)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(str(path))) as connection:     # the file exists: nothing is created
+            return connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return None
 
 
 def _prepare_while_others_start(db: sqlite_utils.Database) -> None:

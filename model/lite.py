@@ -14,6 +14,7 @@ model's content hash: a retrained model never runs with another model's int8 fil
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -31,7 +32,16 @@ def int8_path(model_path: Path) -> Path:
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+    """The first 20 hex digits of the file's SHA-256. Remembered per file version (path, size and
+    modification time), as start-up asks for it three times: the int8 file's name, the session's
+    model name and its model_sha256."""
+    info = Path(path).stat()
+    return _digest(str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, modified_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]
 
 
 def write_atomically(path: Path, blob: bytes) -> None:

@@ -425,7 +425,7 @@ def write_result(db, result: FileResult, options: CaptureOptions) -> tuple[int |
     details.settings["worker"] = result.worker
     session_id = start_session(db, device=result.path, model=result.model, detector=result.detector,
                                details=details, started_at=result.started_at)
-    writer = LogWriter(db, session_id, batch_seconds=float("inf"))
+    writer = LogWriter(db, session_id, batch_seconds=float("inf"), labels=tuple(details.label_set))
     for row in result.rows:
         writer.add(*row)
     writer.update_counters(**result.counters)

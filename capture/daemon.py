@@ -32,7 +32,6 @@ from capture.status import StatusLine, banner, file_progress, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.classifier import DEFAULT_MODEL, check_model_file
 from model.errors import MoodlogError
-from model.labels import EMOTIONS
 from model.provenance import model_identity, moodlog_version
 from model.recognizer import MIN_FACE, OK
 
@@ -197,7 +196,7 @@ class Books(Tally):
         session_id = start_session(db, device=str(options.device), model=model_name(recognizer),
                                    detector=recognizer.detector_name,
                                    details=session_details(options, recognizer, reader.info))
-        return cls(LogWriter(db, session_id), reader, StatusLine(options.quiet), str(options.db))
+        return cls(LogWriter(db, session_id, labels=recognizer.labels), reader, StatusLine(options.quiet), str(options.db))
 
     def log(self, frame, index: int, box, probabilities, track: int) -> None:
         self.analysed["faces"] += 1
@@ -205,7 +204,7 @@ class Books(Tally):
         # so a crash never leaves rows the session's counters do not count.
         self.writer.update_counters(**self.counters())
         self.writer.add(frame.ts, frame.number, index, box, probabilities, track, frame.media_time)
-        self.status_line.saw(EMOTIONS[int(np.argmax(probabilities))])
+        self.status_line.saw(self.writer.labels[int(np.argmax(probabilities))])
 
     def tick(self) -> None:
         """Record gaps and markers, and commit the batch with the counters once it is due."""

@@ -49,6 +49,8 @@ DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w"
                      "confidence") + EMOTIONS + ("media_time",)
 # Schema 3: what a session was, how it was made, and by what (see SessionDetails).
 SUM_COLUMNS = tuple(f"sum_{name}" for name in EMOTIONS)
+# A detection of a taught model: its label in `emotion`, every label's probability in `probabilities`.
+CUSTOM_DETECTION_COLUMNS = DETECTION_COLUMNS[:11] + ("media_time", "probabilities")
 SESSION_DETAILS = {"uuid": str, "kind": str, "source_fps": float, "source_frames": int, "source_duration": float,
                    "labels": str, "note": str, "settings": str, "version": str, "model_sha256": str,
                    "model_trained": str, "label_set": str}
@@ -367,9 +369,13 @@ class LogWriter:
     """
 
     def __init__(self, db: sqlite_utils.Database, session_id: int, *, batch_seconds: float = BATCH_SECONDS,
-                 batch_rows: int = BATCH_ROWS, give_up_after: float = 60.0):
+                 batch_rows: int = BATCH_ROWS, give_up_after: float = 60.0, labels: tuple[str, ...] = EMOTIONS):
         self.db = db
         self.session_id = session_id
+        # The seven emotions fill their own columns (and the rollup's sums); any other label set's
+        # probabilities go to the JSON `probabilities` column, its labels to `emotion`.
+        self.labels = tuple(labels)
+        self.columns = DETECTION_COLUMNS if self.labels == EMOTIONS else CUSTOM_DETECTION_COLUMNS
         self.batch_seconds = batch_seconds
         self.batch_rows = batch_rows
         self.give_up_after = give_up_after
@@ -384,10 +390,17 @@ class LogWriter:
     def add(self, ts: float, frame: int, face: int, box: tuple[int, int, int, int], probabilities,
             track: int | None = None, media_time: float | None = None) -> None:
         """Queue one face: `ts` wall time (UTC epoch s), `media_time` seconds from the start of the
-        source, `box` (x, y, w, h) pixels, `probabilities` the seven emotions in FER2013 order."""
-        best = max(range(len(EMOTIONS)), key=lambda i: probabilities[i])
-        self.pending.append((self.session_id, ts, frame, face, track, *map(int, box), EMOTIONS[best],
-                             float(probabilities[best]), *map(float, probabilities), media_time))
+        source, `box` (x, y, w, h) pixels, `probabilities` one per label of the session's label set
+        (the seven emotions in FER2013 order unless a taught model made them)."""
+        if len(probabilities) != len(self.labels):
+            raise ValueError(f"{len(probabilities)} probabilities for the {len(self.labels)} labels {self.labels}")
+        best = max(range(len(self.labels)), key=lambda i: probabilities[i])
+        head = (self.session_id, ts, frame, face, track, *map(int, box), self.labels[best], float(probabilities[best]))
+        if self.columns is DETECTION_COLUMNS:
+            self.pending.append((*head, *map(float, probabilities), media_time))
+        else:
+            by_label = {name: round(float(p), 6) for name, p in zip(self.labels, probabilities)}
+            self.pending.append((*head, media_time, json.dumps(by_label, ensure_ascii=False)))
         if len(self.pending) >= self.batch_rows or time.monotonic() - self.last_flush >= self.batch_seconds:
             self.flush()
 
@@ -415,14 +428,14 @@ class LogWriter:
         return True
 
     def _commit(self, rows: list[tuple]) -> None:
-        placeholders = ", ".join("?" * len(DETECTION_COLUMNS))
-        columns = ", ".join(DETECTION_COLUMNS)
+        placeholders = ", ".join("?" * len(self.columns))
+        columns = ", ".join(self.columns)
         counters = {**self.counters, "updated_at": time.time()}
         assignments = ", ".join(f"[{name}] = ?" for name in counters)
         with self.db.atomic():
             if rows:
                 self.db.conn.executemany(f"INSERT INTO detections ({columns}) VALUES ({placeholders})", rows)
-                self.db.conn.executemany(ROLLUP_UPSERT, _minute_counts(rows))
+                self.db.conn.executemany(ROLLUP_UPSERT, _minute_counts(rows, self.columns))
             if self.pending_gaps:
                 self.db.conn.executemany("INSERT INTO gaps (session_id, started_at, ended_at, reason) "
                                          "VALUES (?, ?, ?, ?)", self.pending_gaps)
@@ -469,18 +482,21 @@ ROLLUP_UPSERT = (
     "faces = faces + excluded.faces, " + ", ".join(f"[{c}] = [{c}] + excluded.[{c}]" for c in SUM_COLUMNS))
 
 
-def _minute_counts(rows: list[tuple]) -> list[tuple]:
-    """Collapse detection rows into (session, minute, emotion, count, probability sums...) increments."""
+def _minute_counts(rows: list[tuple], columns: tuple[str, ...] = DETECTION_COLUMNS) -> list[tuple]:
+    """Collapse detection rows into (session, minute, top label, count, emotion probability sums...)
+    increments; a taught label set's rows count faces per label, with no emotion sums (NULL)."""
     totals: dict[tuple, list] = {}
-    ts_at, emotion_at = DETECTION_COLUMNS.index("ts"), DETECTION_COLUMNS.index("emotion")
-    first = DETECTION_COLUMNS.index(EMOTIONS[0])
+    ts_at, emotion_at = columns.index("ts"), columns.index("emotion")
+    first = columns.index(EMOTIONS[0]) if columns is DETECTION_COLUMNS else None
     for row in rows:
         key = (row[0], int(row[ts_at] // 60), row[emotion_at])
+        sums = row[first:first + len(EMOTIONS)] if first is not None else (None,) * len(EMOTIONS)
         total = totals.get(key)
         if total is None:
-            totals[key] = [1, *row[first:first + len(EMOTIONS)]]
+            totals[key] = [1, *sums]
         else:
             total[0] += 1
-            for i in range(len(EMOTIONS)):
-                total[i + 1] += row[first + i]
+            if first is not None:
+                for i in range(len(EMOTIONS)):
+                    total[i + 1] += sums[i]
     return [(*key, *total) for key, total in totals.items()]

@@ -11,7 +11,6 @@ import sys
 
 import cv2
 
-from model.labels import COLOURS
 
 WINDOW = "Moodlog"
 
@@ -26,7 +25,7 @@ def annotate(image, faces):
     image = image.copy()
     for face in faces:
         box = face.box
-        colour = _bgr(COLOURS[face.emotion]) if face.emotion else (160, 160, 160)
+        colour = _bgr(face.colour) if face.emotion else (160, 160, 160)
         label = f"{face.emotion} {face.confidence:.0%}" if face.emotion else face.status
         cv2.rectangle(image, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, 2)
         cv2.putText(image, label, (box.x, max(12, box.y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)

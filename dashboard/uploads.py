@@ -19,7 +19,6 @@ import numpy as np
 from model.errors import ImageError, MoodlogError
 from model.faces import shrunk
 from model.images import load_image
-from model.labels import COLOURS
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
@@ -103,7 +102,7 @@ def annotated_preview(image: np.ndarray, faces) -> str:
     thickness = max(2, preview.shape[1] // 300)
     for number, face in enumerate(faces, start=1):
         box = face.box.scaled(scale)
-        colour = bgr(COLOURS[face.emotion]) if face.emotion else (255, 255, 255)
+        colour = bgr(face.colour) if face.emotion else (255, 255, 255)
         cv2.rectangle(preview, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, thickness)
         _label(preview, str(number), (box.x, box.y), colour, thickness)
     return jpeg_uri(preview)

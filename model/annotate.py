@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from model.labels import COLOURS
 
 UNREAD_COLOUR = (160, 160, 160)
 
@@ -30,7 +29,7 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
     placed: list[tuple[int, int, int, int]] = []       # labels drawn so far: later ones avoid them too
     for index, face in enumerate(faces, start=1):
         box = face.box
-        colour = bgr(COLOURS[face.emotion]) if face.emotion else UNREAD_COLOUR
+        colour = bgr(face.colour) if face.emotion else UNREAD_COLOUR
         if face.status == "too small":
             cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, 1)
             continue

@@ -12,7 +12,7 @@ import numpy as np
 
 from model.errors import ModelFileError
 from model.images import eight_bit
-from model.labels import EMOTIONS
+from model.labels import model_labels
 
 SIZE = 48
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -91,7 +91,8 @@ def _trimmed(face: np.ndarray, trim: int) -> np.ndarray:
 
 
 class EmotionClassifier:
-    """Loads a saved Keras model once; `predict(faces)` -> `(N, 7) float32`, rows sum to 1."""
+    """Loads a saved model once; `predict(faces)` -> `(N, K) float32`, rows sum to 1, one column per
+    entry of `labels`: the seven emotions for a model made by `train`, the user's own for `teach`'s."""
 
     RUNTIMES = ("auto", "int8")
 
@@ -111,19 +112,21 @@ class EmotionClassifier:
         self.trim = trim
         self.batch_size = batch_size
         check_model_file(self.path)
+        self.labels = model_labels(self.path)
         # The run time (start, predict, dashboard) runs on LiteRT alone, never loading Keras or TensorFlow.
         self.runtime = "int8" if runtime == "auto" else runtime
-        self._forward = forward if forward is not None else _int8_forward(self.path, int8_path(self.path))
+        self._forward = forward if forward is not None else _int8_forward(self.path, int8_path(self.path),
+                                                                              len(self.labels))
 
     def predict(self, faces) -> np.ndarray:
-        """Probabilities of the seven emotions, in FER2013 label order, for each face.
+        """Probabilities of each label (`self.labels` order: FER2013's for the emotions) for each face.
 
         With `flip_average` (the default), each face is also classified mirrored and the two
         results averaged: faces are left-right symmetric in meaning, and the average is
         measurably more accurate (see model/weights/REPORT.md).
         """
         if len(faces) == 0:
-            return np.zeros((0, len(EMOTIONS)), np.float32)
+            return np.zeros((0, len(self.labels)), np.float32)
         batch = to_model_input(faces, self.trim)
         chunks = [self._probabilities(batch[i:i + self.batch_size])
                   for i in range(0, len(batch), self.batch_size)]
@@ -147,7 +150,7 @@ def check_model_file(path: Path) -> None:
         raise ModelFileError(f"{path} is not a Keras model file (.keras)")
 
 
-def _int8_forward(path: Path, quantised: Path):
+def _int8_forward(path: Path, quantised: Path, outputs: int):
     from model.lite import LiteForward
 
     if not quantised.is_file():
@@ -158,7 +161,7 @@ def _int8_forward(path: Path, quantised: Path):
         probabilities = forward(np.zeros((1, SIZE, SIZE, 1), np.uint8))
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{quantised} could not be loaded by LiteRT: {error}") from None
-    if probabilities.shape != (1, len(EMOTIONS)):
-        raise ModelFileError(f"{quantised}: expected a model from 48x48x1 faces to 7 emotions, got "
+    if probabilities.shape != (1, outputs):
+        raise ModelFileError(f"{quantised}: expected a model from 48x48x1 faces to {outputs} labels, got "
                              f"{probabilities.shape[1:]} outputs")
     return forward

@@ -1,4 +1,20 @@
-"""The seven FER2013 emotions, in label order, with one colour each for every chart."""
+"""Label sets: the seven FER2013 emotions, in label order, with one colour each for every chart, and
+the user's own label sets that `teach` writes into a model file.
+
+A model file says which labels its outputs are: a `.keras` file made by `teach` carries them in a
+`moodlog.json` member of its zip (Keras ignores members it does not know), which also changes the
+file's content hash and so the name of its int8 file. A model file without it is a seven-emotion
+model. Reading the labels needs neither Keras nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+from model.errors import ModelFileError, MoodlogError
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -13,5 +29,74 @@ COLOURS = {
     "surprise": "#56B4E9",
     "neutral": "#8C8C8C",
 }
+# Custom labels take the Okabe-Ito colours in turn (then Paul Tol's "muted" set for label sets of
+# more than eight), so a two- or three-label set is as readable for colour-blind users as the emotions.
+CUSTOM_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442", "#8C8C8C",
+                  "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255")
 
 INDEX = {name: i for i, name in enumerate(EMOTIONS)}
+
+LABELS_MEMBER = "moodlog.json"
+MAX_LABELS = len(CUSTOM_COLOURS)
+# A label is a folder name, a chart legend, a CSV column and a JSON key: letters (any script),
+# digits, spaces, '-' and '_', starting with a letter or digit; no path separators, no dots.
+LABEL_PATTERN = re.compile(r"^[^\W_][\w \-]{0,39}$")
+
+
+class LabelError(MoodlogError):
+    """A label name or label set that Moodlog cannot use."""
+
+
+def check_label(name: str) -> str:
+    """`name` stripped, or LabelError saying why it cannot be a label (1-40 characters: letters,
+    digits, spaces, '-' and '_', starting with a letter or digit; so never '..', '/x' or empty)."""
+    stripped = str(name).strip()
+    if not LABEL_PATTERN.match(stripped):
+        raise LabelError(f"{name!r} cannot be a label name: use 1-40 letters, digits, spaces, '-' or '_', "
+                         "starting with a letter or digit")
+    return stripped
+
+
+def check_label_set(labels) -> tuple[str, ...]:
+    """A tuple of 2 to MAX_LABELS distinct, valid label names (compared ignoring case), or LabelError."""
+    labels = tuple(check_label(name) for name in labels)
+    if len(labels) < 2:
+        raise LabelError(f"a label set needs at least two labels, got {len(labels)}: {', '.join(labels) or 'none'}")
+    if len(labels) > MAX_LABELS:
+        raise LabelError(f"at most {MAX_LABELS} labels, got {len(labels)}")
+    folded = [name.casefold() for name in labels]
+    if len(set(folded)) != len(folded):
+        raise LabelError(f"labels must differ (ignoring case): {', '.join(labels)}")
+    return labels
+
+
+def colours_for(labels) -> dict[str, str]:
+    """One colour per label: the emotions keep theirs, any other label takes CUSTOM_COLOURS in turn."""
+    labels = tuple(labels)
+    if set(labels) <= set(COLOURS):
+        return {name: COLOURS[name] for name in labels}
+    return {name: CUSTOM_COLOURS[i % len(CUSTOM_COLOURS)] for i, name in enumerate(labels)}
+
+
+def is_emotions(labels) -> bool:
+    return tuple(labels) == EMOTIONS
+
+
+def model_labels(path: str | Path) -> tuple[str, ...]:
+    """The class names of a model file's outputs, in order: those `teach` wrote into it, else EMOTIONS.
+    Raises ModelFileError when the file's label member is unreadable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if LABELS_MEMBER not in archive.namelist():
+                return EMOTIONS
+            labels = json.loads(archive.read(LABELS_MEMBER))["labels"]
+        return check_label_set(labels)
+    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: {error}") from None
+
+
+def write_model_labels(path: str | Path, labels, details: dict | None = None) -> None:
+    """Add the label set (and any JSON-able `details`, such as how it was taught) to a `.keras` file."""
+    labels = check_label_set(labels)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(LABELS_MEMBER, json.dumps({"labels": list(labels), **(details or {})}, indent=1))

@@ -12,7 +12,6 @@ import cv2
 from model.annotate import annotate
 from model.errors import MoodlogError
 from model.images import MAX_PIXELS, load_image
-from model.labels import EMOTIONS
 from model.recognizer import TOO_SMALL
 
 
@@ -123,7 +122,7 @@ def describe(path: Path, faces, min_face: int | None = None) -> str:
         if face.emotion is None:
             lines.append(f"  {index}. {box}: not classified ({face.status})")
             continue
-        ranked = sorted(zip(EMOTIONS, face.probabilities), key=lambda pair: -pair[1])
+        ranked = sorted(zip(face.labels, face.probabilities), key=lambda pair: -pair[1])
         lines.append(f"  {index}. {box}: {face.emotion} ({face.confidence:.0%}); "
                      + ", ".join(f"{name} {p:.0%}" for name, p in ranked[1:4]))
     if small:

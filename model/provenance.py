@@ -39,10 +39,11 @@ class ModelIdentity:
 
 def model_identity(path: str | Path) -> ModelIdentity:
     """The identity of a model file; raises OSError when it cannot be read."""
+    from model.labels import model_labels
     from model.lite import digest
 
     path = Path(path)
-    return ModelIdentity(path.name, digest(path), saved_date(path))
+    return ModelIdentity(path.name, digest(path), saved_date(path), model_labels(path))
 
 
 def saved_date(path: Path) -> str | None:

@@ -16,7 +16,7 @@ from model.classifier import EmotionClassifier
 from model.alignment import aligned_crop, beyond_frame, roll_degrees, yaw_ratio
 from model.faces import Box, DEFAULT_DETECTOR, get_detector, moved, shrunk
 from model.images import eight_bit
-from model.labels import EMOTIONS
+from model.labels import EMOTIONS, colours_for
 
 OK, TOO_SMALL, CUT_BY_EDGE, TURNED_AWAY = "ok", "too small", "cut by edge", "turned away"
 
@@ -63,15 +63,22 @@ CLOSE_UP_SIDE = 384
 class Face:
     """One detected face: its box, whether it could be classified, and if so its emotions.
 
-    `probabilities` is `(7,) float32` in FER2013 label order when `status == "ok"`, else None.
+    `probabilities` is `(K,) float32`, one per entry of `labels` (the classifier's: the seven
+    emotions in FER2013 order, or a taught label set), when `status == "ok"`, else None.
     """
     box: Box
     status: str
     probabilities: np.ndarray | None = None
+    labels: tuple[str, ...] = EMOTIONS
 
     @property
     def emotion(self) -> str | None:
-        return None if self.probabilities is None else EMOTIONS[int(np.argmax(self.probabilities))]
+        return None if self.probabilities is None else self.labels[int(np.argmax(self.probabilities))]
+
+    @property
+    def colour(self) -> str | None:
+        """The chart colour ("#RRGGBB") of the face's label, None when it was not read."""
+        return None if self.probabilities is None else colours_for(self.labels)[self.emotion]
 
     @property
     def confidence(self) -> float | None:
@@ -82,7 +89,7 @@ class Face:
                 "detector_score": round(self.box.score, 4), "status": self.status,
                 "emotion": self.emotion, "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "probabilities": None if self.probabilities is None else
-                {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)}}
+                {name: round(float(p), 4) for name, p in zip(self.labels, self.probabilities)}}
 
 
 class FaceFinder:
@@ -173,6 +180,11 @@ class Recognizer:
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What the classifier's outputs are: the seven emotions, or a taught label set."""
+        return getattr(self.classifier, "labels", EMOTIONS)
+
     def recognize(self, image: np.ndarray, *, whole_image: bool | None = None,
                   look_closer: bool = True) -> list[Face]:
         """All faces, largest first; faces that cannot be classified keep their box and a status.
@@ -187,7 +199,7 @@ class Recognizer:
             grey = to_grey(image)
             crops = [self.finder.crop(grey, face.box) for face in readable]
             for face, probabilities in zip(readable, self.classifier.predict(crops)):
-                face.probabilities = probabilities
+                face.probabilities, face.labels = probabilities, self.labels
         return faces
 
     def recognize_whole(self, image: np.ndarray) -> list[Face]:
@@ -195,7 +207,7 @@ class Recognizer:
         height, width = image.shape[:2]
         face = Face(Box(0, 0, width, height), TOO_SMALL if min(height, width) < self.finder.min_face else OK)
         if face.status == OK:
-            face.probabilities = self.classifier.predict([to_grey(image)])[0]
+            face.probabilities, face.labels = self.classifier.predict([to_grey(image)])[0], self.labels
         return [face]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from model.classifier import SIZE, EmotionClassifier, check_model_file
 from model.errors import ModelFileError
-from model.labels import EMOTIONS
+from model.labels import model_labels
 from model.lite import LiteForward, digest, int8_path, write_atomically
 
 CACHE = Path(os.environ.get("MOODLOG_CACHE", Path.home() / ".cache" / "moodlog"))
@@ -51,8 +51,9 @@ def load_model(path: Path):
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, KeyError, OSError, TypeError) as error:
         raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from None
-    if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
-        raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to 7 emotions, got "
+    labels = model_labels(path)
+    if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(labels):
+        raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to its {len(labels)} labels, got "
                              f"{model.input_shape} -> {model.output_shape}")
     return model
 

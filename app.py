@@ -99,6 +99,52 @@ def predict_command(args) -> int:
     return 2 if failures else 0
 
 
+def teach_command(args) -> int:
+    needs_training_tools("teach", "tensorflow", "keras", "sklearn", "matplotlib")
+    from model.training.teach import teach
+    from model.training.teach_progress import progress_reporter
+
+    out = Path(args.out) if args.out else Path("data") / "models" / Path(args.photos).resolve().name
+    with progress_reporter(args.quiet, args.status) as progress:
+        result = teach(Path(args.photos), out, base=Path(args.base) if args.base else None, detector=args.detector,
+                       people_csv=Path(args.people) if args.people else None, person_pattern=args.person,
+                       folds=args.folds, seed=args.seed, progress=progress)
+    metrics, taught = result.metrics, result.taught
+    print(f"taught {len(taught.labels)} labels ({', '.join(taught.labels)}) from {len(taught.targets)} faces"
+          + (f"; {len(taught.dropped)} photo(s) without a usable face left out" if taught.dropped else "")
+          + f" in {result.seconds['total']:.0f} s")
+    print(f"{len(result.fold_accuracies)}-fold cross-validated accuracy {metrics.accuracy:.3f}, macro-F1 "
+          f"{metrics.macro_f1:.3f}; recall " + ", ".join(f"{n} {r:.2f}" for n, r in zip(taught.labels, metrics.recall)))
+    print(f"model: {result.model_path}; report: {result.model_path.parent / 'REPORT.md'}")
+    print(f"use it: python app.py start 0 --model {shlex.quote(str(result.model_path))}")
+    return 0
+
+
+def add_teach(commands) -> None:
+    teach = commands.add_parser(
+        "teach", help="teach your own labels (e.g. smile / pout / neutral) from a few dozen photos each",
+        description="PHOTOS holds one sub-folder of photos (or face crops) per label, two labels or more, at least "
+                    "5 usable faces each (20 or more advised). Faces are found and cropped as at run time; the "
+                    "shipped network's learnt features are reused with a new head (seconds, not hours). Reports "
+                    "k-fold cross-validated accuracy, macro-F1, per-label recall and a confusion matrix, and writes "
+                    "a model file that start, predict, evaluate and dashboard take with --model.",
+        epilog="example: python app.py teach photos/ --out data/models/smiles --person '^(\w+?)[-_]'")
+    teach.add_argument("photos", help="folder with one sub-folder of photos per label: PHOTOS/<label>/*.jpg")
+    teach.add_argument("--out", help="folder for the model and its report (default: data/models/<PHOTOS name>)")
+    teach.add_argument("--person", metavar="REGEX",
+                       help="who is in each photo, from its file name: the regular expression's first group "
+                            "(e.g. '^(subject\d+)'); cross-validation then keeps each person's photos together")
+    teach.add_argument("--people", metavar="CSV", help="who is in each photo, from a CSV with columns file,person")
+    teach.add_argument("--folds", type=bounded_number("folds", int, 2, 20), default=5,
+                       help="cross-validation folds (default 5; fewer when a label has fewer faces)")
+    teach.add_argument("--base", metavar="MODEL", help="the network whose features are reused (default: the shipped model)")
+    teach.add_argument("--detector", help="face detector (default: blazeface-tiles, as predict)")
+    teach.add_argument("--seed", type=int, default=1, help="random seed of the folds (default 1)")
+    teach.add_argument("--status", metavar="FILE", help=argparse.SUPPRESS)   # JSON progress, for the dashboard
+    teach.add_argument("--quiet", action="store_true", help="no progress bars")
+    teach.set_defaults(handler=teach_command)
+
+
 def add_train(commands) -> None:
     train = commands.add_parser(
         "train", help="train the emotion model on FER2013",
@@ -416,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(commands)
     add_quantize(commands)
     add_ensemble(commands)
+    add_teach(commands)
     add_predict(commands)
     add_start(commands)
     add_markers_command(commands)

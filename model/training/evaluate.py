@@ -18,7 +18,8 @@ class Metrics:
     `unread[i]` counts images of class i that gave no prediction (a photo without a readable face):
     they are wrong in accuracy and recall, and in no column of `confusion`. `macro_f1` averages F1
     over the classes present (at least one image): a class the data lacks has no F1, and averaging
-    in its 0 would score the data, not the model. All arrays are `(7,)`, `confusion` `(7, 7)`.
+    in its 0 would score the data, not the model. All arrays are `(K,)`, `confusion` `(K, K)`, one
+    entry per name of `names` (the seven emotions, or a taught label set).
     """
     accuracy: float
     macro_f1: float
@@ -27,6 +28,7 @@ class Metrics:
     f1: np.ndarray
     confusion: np.ndarray
     unread: np.ndarray
+    names: tuple[str, ...] = EMOTIONS
 
     @property
     def count(self) -> int:
@@ -40,22 +42,23 @@ class Metrics:
 
     @property
     def images(self) -> np.ndarray:
-        """`(7,) int`: images per true class, read or not."""
+        """`(K,) int`: images per true class, read or not."""
         return self.confusion.sum(axis=1) + self.unread
 
     @property
     def present(self) -> np.ndarray:
-        """`(7,) bool`: the classes with at least one image, the ones macro-F1 averages."""
+        """`(K,) bool`: the classes with at least one image, the ones macro-F1 averages."""
         return self.images > 0
 
 
-def score(labels: np.ndarray, probabilities: np.ndarray, read: np.ndarray | None = None) -> Metrics:
-    """Compare true labels `(N,) int` with predicted probabilities `(N, 7) float`.
+def score(labels: np.ndarray, probabilities: np.ndarray, read: np.ndarray | None = None, *,
+          names: tuple[str, ...] = EMOTIONS) -> Metrics:
+    """Compare true labels `(N,) int` with predicted probabilities `(N, K) float`, K = len(names).
 
     `read` `(N,) bool` marks the rows that hold a prediction (default: all); the others (photos
     without a readable face) count as wrong. Raises ValueError when the lengths differ.
     """
-    k = len(EMOTIONS)
+    k = len(names)
     labels = np.asarray(labels, dtype=np.int64)
     read = np.ones(len(labels), bool) if read is None else np.asarray(read, bool)
     if not len(labels) == len(probabilities) == len(read):
@@ -70,7 +73,8 @@ def score(labels: np.ndarray, probabilities: np.ndarray, read: np.ndarray | None
     f1 = np.where(recall + precision > 0, 2 * recall * precision / np.maximum(recall + precision, 1e-12), 0.0)
     macro_f1 = float(f1[images > 0].mean()) if images.any() else 0.0
     return Metrics(accuracy=float(true_positive.sum() / max(len(labels), 1)), macro_f1=macro_f1,
-                   recall=recall, precision=precision, f1=f1, confusion=confusion, unread=unread)
+                   recall=recall, precision=precision, f1=f1, confusion=confusion, unread=unread,
+                   names=tuple(names))
 
 
 def evaluate_split(classifier, split) -> Metrics:
@@ -82,9 +86,9 @@ def metrics_table(metrics: Metrics) -> str:
     """Markdown, one row per emotion; recall and F1 are "-" for a class with no images (not averaged),
     and a "faces read" column appears when some images gave no prediction."""
     with_read = bool(metrics.unread.any())
-    rows = ["| emotion | images |" + (" faces read |" if with_read else "") + " recall | precision | F1 |",
+    rows = [f"| {'emotion' if metrics.names == EMOTIONS else 'label'} | images |" + (" faces read |" if with_read else "") + " recall | precision | F1 |",
             "|---|---:|" + ("---:|" if with_read else "") + "---:|---:|---:|"]
-    for i, name in enumerate(EMOTIONS):
+    for i, name in enumerate(metrics.names):
         present = bool(metrics.present[i])
         read = f" {metrics.confusion[i].sum()} |" if with_read else ""
         predicted = metrics.confusion[:, i].sum() > 0
@@ -100,7 +104,8 @@ def _cell(value: float, defined: bool) -> str:
 def summary_line(name: str, metrics: Metrics) -> str:
     """One line; says over how many classes macro-F1 averages when some are absent."""
     classes = int(metrics.present.sum())
-    over = "" if classes == len(EMOTIONS) else f" (over the {classes} emotions present)"
+    kind = "emotions" if metrics.names == EMOTIONS else "labels"
+    over = "" if classes == len(metrics.names) else f" (over the {classes} {kind} present)"
     return f"{name}: accuracy {metrics.accuracy:.4f}, macro-F1 {metrics.macro_f1:.4f}{over} on {metrics.count} images"
 
 
@@ -115,12 +120,13 @@ def plot_confusion(metrics: Metrics, path: Path, title: str) -> None:
     rates = metrics.confusion / np.maximum(metrics.images[:, None], 1)
     figure, axes = plt.subplots(figsize=(6.4, 5.6))
     image = axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(EMOTIONS)):
-        for j in range(len(EMOTIONS)):
+    names = metrics.names
+    for i in range(len(names)):
+        for j in range(len(names)):
             axes.text(j, i, f"{rates[i, j]:.2f}\n({metrics.confusion[i, j]})", ha="center", va="center",
                       fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
-    axes.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
-    axes.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axes.set_yticks(range(len(names)), names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)

@@ -37,6 +37,10 @@ CUSTOM_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E0
 INDEX = {name: i for i, name in enumerate(EMOTIONS)}
 
 LABELS_MEMBER = "moodlog.json"
+# Fewest usable faces per label that `teach` takes: each of five cross-validation folds needs one.
+MIN_FACES_PER_LABEL = 5
+# How many a label is advised to have: with 20 per label the CFD smile task reads about 0.9 (bench/teach.py).
+ADVISED_FACES_PER_LABEL = 20
 MAX_LABELS = len(CUSTOM_COLOURS)
 # A label is a folder name, a chart legend, a CSV column and a JSON key: letters (any script),
 # digits, spaces, '-' and '_', starting with a letter or digit; no path separators, no dots.

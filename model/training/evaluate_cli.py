@@ -15,6 +15,8 @@ from model.errors import DatasetError
 from model.training.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
 from model.training.reporting import render_report
 from model.training.train import machine_description
+from model.classifier import DEFAULT_MODEL, check_model_file
+from model.labels import EMOTIONS, model_labels
 
 
 def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | None,
@@ -27,8 +29,12 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
     from model.training.photo_evaluation import first_photo
 
     location = Path(data) if data is not None else dataset.default_location()
-    photo = None if whole_image else first_photo(location)
-    if photo is None:
+    check_model_file(Path(model_path or DEFAULT_MODEL))
+    if model_labels(model_path or DEFAULT_MODEL) != EMOTIONS:
+        # A taught model reads its own labels: the data is a folder of <label>/ photo folders.
+        results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
+                                                               detector, quiet, whole_image)
+    elif (photo := None if whole_image else first_photo(location)) is None:
         results, load_report, notes, classifier = score_face_crops(location, model_path, split_names, runtime)
     else:
         results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
@@ -54,18 +60,20 @@ def score_face_crops(location: Path, model_path, split_names, runtime):
     return {name: evaluate_split(classifier, splits[name]) for name in names}, load_report, [], classifier
 
 
-def score_photos(location: Path, model_path, split_names, runtime, detector, quiet):
-    """Each photo through Recognizer (photo detector, crop, classifier), scored by its largest readable face."""
+def score_photos(location: Path, model_path, split_names, runtime, detector, quiet, whole_image: bool = False):
+    """Each photo through Recognizer (photo detector, crop, classifier; or each whole image as one face),
+    scored by its largest readable face, in the model's own labels."""
     from model.faces import PHOTO_DETECTOR
     from model.recognizer import Recognizer
     from model.training.photo_evaluation import evaluate_photos, photo_splits
 
-    photos = photo_splits(location)
-    names = chosen_splits(photos, split_names)
     classifier = classifier_for(model_path, runtime)
-    recognizer = Recognizer(classifier, detector or PHOTO_DETECTOR)
+    photos = photo_splits(location, classifier.labels)
+    names = chosen_splits(photos, split_names)
+    recognizer = Recognizer(classifier, None if whole_image else detector or PHOTO_DETECTOR, whole_image=whole_image)
     load_report, results = dataset.LoadReport(), {}
-    notes = [f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
+    notes = ["images: each classified whole, as one face" if whole_image else
+             f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
              f"readable face); --whole-image classifies each whole image as one face instead"]
     for name in names:
         results[name], unread = evaluate_photos(recognizer, photos[name], load_report, name, quiet=quiet)

@@ -17,7 +17,7 @@ import numpy as np
 from model.classifier import SIZE, EmotionClassifier, check_model_file
 from model.errors import ModelFileError
 from model.labels import model_labels
-from model.lite import LiteForward, digest, int8_path, write_atomically
+from model.lite import LiteForward, digest, int8_path, native_stderr_quiet, write_atomically
 
 CACHE = Path(os.environ.get("MOODLOG_CACHE", Path.home() / ".cache" / "moodlog"))
 RUNTIMES = ("auto", "int8", "tflite", "keras")
@@ -103,6 +103,9 @@ def convert(model, calibration: np.ndarray | None = None) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([face[None].astype(np.float32)] for face in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+    # The converter prints the graph on stdout and its quantiser's settings on the native stderr;
+    # a failure still raises with its message.
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings(), \
+            native_stderr_quiet():
         warnings.simplefilter("ignore", UserWarning)      # "statistics for quantized inputs": none needed
-        return converter.convert()                        # (it prints the graph on stdout)
+        return converter.convert()

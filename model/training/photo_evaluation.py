@@ -19,7 +19,7 @@ from model.training.dataset import SIZE, SPLITS, LoadReport
 from model.errors import DatasetError, ImageError
 from model.training.evaluate import Metrics, score
 from model.images import IMAGE_SUFFIXES, load_image
-from model.labels import EMOTIONS, INDEX
+from model.labels import EMOTIONS
 
 
 @dataclass
@@ -67,37 +67,39 @@ def _image_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def photo_splits(root: Path) -> dict[str, PhotoSet]:
-    """`<root>/<emotion>/*` as one split named after the folder, or `<root>/<split>/<emotion>/*` for
-    each of train, validation and test there is. Raises DatasetError for any other layout."""
+def photo_splits(root: Path, labels: tuple[str, ...] = EMOTIONS) -> dict[str, PhotoSet]:
+    """`<root>/<label>/*` as one split named after the folder, or `<root>/<split>/<label>/*` for
+    each of train, validation and test there is; `labels` the model's (default the seven emotions).
+    Raises DatasetError for any other layout."""
     present = [name for name in SPLITS if (root / name).is_dir()]
     if present:
-        return {name: labelled_photos(root / name) for name in present}
-    if any((root / emotion).is_dir() for emotion in EMOTIONS):
-        return {root.name: labelled_photos(root)}
-    raise DatasetError(f"{root}: expected one folder per emotion ({', '.join(EMOTIONS)}), or train/ and "
+        return {name: labelled_photos(root / name, labels) for name in present}
+    if any((root / label).is_dir() for label in labels):
+        return {root.name: labelled_photos(root, labels)}
+    kind = "emotion" if labels == EMOTIONS else "label of the model"
+    raise DatasetError(f"{root}: expected one folder per {kind} ({', '.join(labels)}), or train/ and "
                        f"test/ folders holding them")
 
 
-def labelled_photos(folder: Path) -> PhotoSet:
-    """Every image in `<folder>/<emotion>/`, sorted by emotion then name.
+def labelled_photos(folder: Path, names: tuple[str, ...] = EMOTIONS) -> PhotoSet:
+    """Every image in `<folder>/<label>/` for each label of `names`, sorted by label then name.
 
-    Raises DatasetError when a sub-folder is not an emotion name (a typo would silently drop a class).
+    Raises DatasetError when a sub-folder is not a label name (a typo would silently drop a class).
     """
-    unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in INDEX)
+    unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in names)
     if unknown:
-        raise DatasetError(f"{folder}: sub-folder(s) {', '.join(unknown)} are not emotion names; "
-                           f"use {', '.join(EMOTIONS)}")
+        kind = "emotion names" if names == EMOTIONS else "labels of the model"
+        raise DatasetError(f"{folder}: sub-folder(s) {', '.join(unknown)} are not {kind}; use {', '.join(names)}")
     paths, labels = [], []
-    for emotion in EMOTIONS:
-        found = sorted(p for p in (folder / emotion).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    for index, name in enumerate(names):
+        found = sorted(p for p in (folder / name).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         paths += found
-        labels += [INDEX[emotion]] * len(found)
+        labels += [index] * len(found)
     return PhotoSet(paths, np.asarray(labels, dtype=np.int64))
 
 
 def largest_face(recognizer, image: np.ndarray) -> np.ndarray | None:
-    """`(7,) float32` probabilities of the largest face `recognizer` could read in a BGR or grey
+    """`(K,) float32` probabilities of the largest face `recognizer` could read in a BGR or grey
     uint8 image, or None when it read none (no face, or only small, cut or turned-away ones)."""
     for face in recognizer.recognize(image):        # largest first
         if face.probabilities is not None:
@@ -106,14 +108,15 @@ def largest_face(recognizer, image: np.ndarray) -> np.ndarray | None:
 
 
 def read_photos(recognizer, images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The largest readable face of each image: probabilities `(N, 7) float32` (zeros where none was
-    read) and `read` `(N,) bool`, ready for `score(labels, probabilities, read)`."""
+    """The largest readable face of each image: probabilities `(N, K) float32`, K the recognizer's
+    labels (zeros where none was read), and `read` `(N,) bool`, ready for `score(labels, probabilities, read)`."""
+    classes = len(recognizer.labels)
     rows, read = [], []
     for image in images:
         probabilities = largest_face(recognizer, image)
         read.append(probabilities is not None)
-        rows.append(np.zeros(len(EMOTIONS), np.float32) if probabilities is None else probabilities)
-    return np.asarray(rows, np.float32).reshape(-1, len(EMOTIONS)), np.asarray(read, bool)
+        rows.append(np.zeros(classes, np.float32) if probabilities is None else probabilities)
+    return np.asarray(rows, np.float32).reshape(-1, classes), np.asarray(read, bool)
 
 
 def evaluate_photos(recognizer, photos: PhotoSet, report: LoadReport, name: str, *,
@@ -139,8 +142,9 @@ def evaluate_photos(recognizer, photos: PhotoSet, report: LoadReport, name: str,
     probabilities, read = read_photos(recognizer, decoded_photos())
     labels = np.asarray([label for _, label in kept], dtype=np.int64)
     unread = [path for (path, _), was_read in zip(kept, read) if not was_read]
-    report.kept[name] = dict(zip(EMOTIONS, np.bincount(labels, minlength=len(EMOTIONS)).tolist()))
-    return score(labels, probabilities, read), unread
+    names = recognizer.labels
+    report.kept[name] = dict(zip(names, np.bincount(labels, minlength=len(names)).tolist()))
+    return score(labels, probabilities, read, names=names), unread
 
 
 def _decode(path: Path, report: LoadReport) -> np.ndarray | None:

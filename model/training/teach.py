@@ -36,13 +36,11 @@ import numpy as np
 from model.classifier import DEFAULT_MODEL, TRIM, to_model_input
 from model.errors import DatasetError, ImageError
 from model.images import IMAGE_SUFFIXES, load_image
-from model.labels import check_label, check_label_set, write_model_labels
+from model.labels import (ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, check_label, check_label_set,
+                          write_model_labels)
 from model.lite import digest
 
-# Fewest usable faces per label: each of the five cross-validation folds needs one to score.
-MIN_FACES = 5
-# How many a label is advised to have: with 20 per label the CFD smile task reads 0.8 (bench/teach.py).
-ADVISED_FACES = 20
+MIN_FACES, ADVISED_FACES = MIN_FACES_PER_LABEL, ADVISED_FACES_PER_LABEL
 FOLDS = 5
 # L2 strengths the inner cross-validation chooses among (inverse, on standardised features).
 STRENGTHS = np.logspace(-3, 1, 9)
@@ -226,8 +224,9 @@ def fit_head(features: np.ndarray, mirrored: np.ndarray, targets: np.ndarray, pe
     inner = fold_splits(targets, people, 3, seed)
     n = len(targets)
     doubled = [(np.concatenate([train, train + n]), np.concatenate([test, test + n])) for train, test in inner]
-    head = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=STRENGTHS, cv=doubled, scoring="neg_log_loss",
-                                                                max_iter=5000))
+    head = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=STRENGTHS, l1_ratios=(0,), cv=doubled,
+                                                                scoring="neg_log_loss", max_iter=5000,
+                                                                use_legacy_attributes=False))
     return head.fit(np.concatenate([features, mirrored]), np.concatenate([targets, targets]))
 
 
@@ -294,7 +293,7 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     metrics = score(taught.targets, probabilities, names=taught.labels)
     clock["cross-validation"] = time.monotonic()
     head = fit_head(features, mirrored, taught.targets, taught.people, seed)
-    strength = float(head[-1].C_[0])
+    strength = float(head[-1].C_)
     model_path = save_taught(taught_model(extractor, head, taught.labels), out_model, taught, base)
     clock["model"] = time.monotonic()
     seconds = {step: clock[step] - clock[previous] for previous, step in zip(list(clock)[:-1], list(clock)[1:])}

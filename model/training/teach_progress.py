@@ -4,11 +4,9 @@ as a small JSON file rewritten atomically at each step: {"step", "done", "total"
 from __future__ import annotations
 
 import contextlib
-import json
-import time
 from pathlib import Path
 
-from model.lite import write_atomically
+from model.status_file import write_status
 
 
 @contextlib.contextmanager
@@ -34,15 +32,3 @@ def progress_reporter(quiet: bool = False, status_file: str | None = None):
     finally:
         for bar in bars.values():
             bar.close()
-
-
-def write_status(path: Path, status: dict) -> None:
-    write_atomically(path, json.dumps({**status, "time": time.time()}).encode())
-
-
-def read_status(path: Path) -> dict | None:
-    """The last status written, or None when there is none (yet) or it cannot be read."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

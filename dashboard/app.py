@@ -7,8 +7,10 @@ in memory (see uploads.py). Dash's debug mode is never switched on here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from dash import Input, Output, State, clientside_callback, html
 from dashboard import localtime, queries
 from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
 from dashboard.context import build_recognizer
-from dashboard.live import filters_from_query
+from dashboard.live import chosen_label_set, filters_from_query
 from dashboard.queries import LogUnavailable
 from dashboard.report import SERVED_IMAGES
 from dashboard.uploads import MAX_UPLOAD_BYTES
@@ -89,14 +91,22 @@ def export_csv() -> flask.Response:
         connection = queries.connect(flask.current_app.config["MOODLOG_DB"])
     except LogUnavailable as error:
         return flask.Response(f"{error}\n", status=404, mimetype="text/plain")
+    if filters.label_set is None:   # a log of several label sets exports one: the page's default
+        try:
+            found = queries.label_sets(connection)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            return flask.Response(f"cannot read the log ({error})\n", status=404, mimetype="text/plain")
+        filters = dataclasses.replace(filters, label_set=chosen_label_set(found, None))
     return flask.Response(_csv_lines(connection, filters), mimetype="text/csv",
                           headers={"Content-Disposition": "attachment; filename=moodlog-detections.csv"})
 
 
 def _csv_lines(connection, filters):
     """CSV text in chunks: a local-time column first, then the detection columns as stored (with
-    `media_time`, the position in the video, where the log has it), then one column per session
-    label name (label_participant...).
+    `media_time`, the position in the video, where the log has it; for a taught label set, one
+    probability column per label in place of the emotions', see queries.export_columns), then one
+    column per session label name (label_participant...).
 
     The local time carries its UTC offset (2025-11-02T01:30:00.000-05:00), so the two readings
     of the hour repeated when daylight saving ends stay apart and sort as they happened.
@@ -104,7 +114,7 @@ def _csv_lines(connection, filters):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     try:
-        columns = queries.export_columns(connection)
+        columns = queries.export_columns(connection, filters.label_set)
         labels = queries.session_labels(connection)
         names = sorted({name for found in labels.values() for name in found})
         writer.writerow(("local_time",) + columns + tuple(f"label_{name}" for name in names))

@@ -1,4 +1,6 @@
-"""Rows in, Plotly figures out; one colour per emotion everywhere, from model/labels.py.
+"""Rows in, Plotly figures out; one colour per label everywhere, from model/labels.py (the seven
+emotions keep theirs; a taught label set's colours come from `colours_for` of the whole set, so a
+label keeps its colour whichever others are ticked).
 
 Figures are plain dicts in Plotly's JSON schema rather than `go.Figure` objects: a month of
 hourly buckets is 7 x 720 bars, and plotly.py's validation of that takes longer than the
@@ -16,7 +18,7 @@ writes the tick labels and the hover times from its local clock (dashboard/local
 from __future__ import annotations
 
 from dashboard import localtime
-from model.labels import COLOURS, EMOTIONS
+from model.labels import EMOTIONS, colours_for
 from model.report import crossdomain_pipelines, crossdomain_sets
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
@@ -45,12 +47,14 @@ def chart_layout(height: int, **extra) -> dict:
 
 
 def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: list[float],
-                    emotions=EMOTIONS) -> dict:
-    """Stacked steps: each emotion's share of all the faces in each time bucket.
+                    emotions=EMOTIONS, colours: dict[str, str] | None = None) -> dict:
+    """Stacked steps: each label's share of all the faces in each time bucket.
 
-    `counts` maps a bucket start (UTC seconds, as a string) to faces per emotion; `emotions`
-    are the ones drawn, as shares of every face counted (hiding one leaves its share empty
-    rather than stretching the others to 100%). Drawn as stacked areas with step edges rather
+    `counts` maps a bucket start (UTC seconds, as a string) to faces per label; `emotions`
+    are the labels drawn (the seven emotions or those of a taught set), as shares of every face
+    counted (hiding one leaves its share empty rather than stretching the others to 100%);
+    `colours` {label: "#RRGGBB"} of the whole label set (default: `colours_for(emotions)`).
+    Drawn as stacked areas with step edges rather
     than 7 x 720 bars, which a phone draws in a fraction of the time; a bucket without faces
     drops to zero, so a pause in capture shows as a gap rather than as a line across it.
     """
@@ -60,6 +64,7 @@ def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: lis
     x = [localtime.utc_iso(t) for t, _ in points]
     when = [localtime.label(t, _hover_form(bucket)) for t, _ in points]
     data = [_time_trace(x, when)]
+    colours = colours or colours_for(emotions)
     for emotion in emotions:
         shares, faces = [], []
         for _, start in points:
@@ -69,7 +74,7 @@ def timeline_figure(counts: dict[str, dict[str, int]], bucket: int, x_range: lis
             shares.append(round(faces[-1] / total, 4) if total else 0)
         data.append({"type": "scatter", "mode": "lines", "name": emotion, "x": x, "y": shares,
                      "customdata": faces, "stackgroup": "shares", "line": {"width": 0, "shape": "hv"},
-                     "fillcolor": COLOURS[emotion], "marker": {"color": COLOURS[emotion]},
+                     "fillcolor": colours[emotion], "marker": {"color": colours[emotion]},
                      "hovertemplate": "%{y:.0%} (%{customdata} faces)"})
     start = clock.floor(x_range[0])
     end = max(clock.ceil(x_range[1]), clock.following(start))
@@ -131,33 +136,38 @@ def _step_points(starts: list[int], clock: localtime.LocalBuckets) -> list[tuple
     return points
 
 
-def distribution_figure(totals: dict[str, int], emotions=EMOTIONS) -> dict:
-    """Horizontal bars: faces per emotion over the whole range for `emotions`, each labelled
-    with its share of all the faces in `totals` (hiding an emotion does not inflate the rest)."""
+def distribution_figure(totals: dict[str, int], emotions=EMOTIONS, colours: dict[str, str] | None = None) -> dict:
+    """Horizontal bars: faces per label over the whole range for `emotions` (in their order, top
+    down), each labelled with its share of all the faces in `totals` (hiding a label does not
+    inflate the rest); `colours` as in `timeline_figure`."""
     total = sum(totals.values()) or 1
-    names = [e for e in EMOTIONS if e in totals and e in emotions][::-1]
+    colours = colours or colours_for(emotions)
+    names = [e for e in emotions if e in totals][::-1]
     shares = [f"{totals[e] / total:.0%}" for e in names]
     bars = {"type": "bar", "orientation": "h", "x": [totals[e] for e in names], "y": names,
-            "marker": {"color": [COLOURS[e] for e in names]}, "textposition": "auto", "text": shares,
+            "marker": {"color": [colours[e] for e in names]}, "textposition": "auto", "text": shares,
             "hovertemplate": "%{y}: %{x} faces, %{text} of all faces<extra></extra>"}
     return {"data": [bars], "layout": chart_layout(CHART_HEIGHT)}
 
 
 def probability_figure(probabilities: dict[str, float]) -> dict:
-    """One face's seven probabilities as horizontal bars, the emotion colours, 0-100 %."""
-    names = list(EMOTIONS)[::-1]
+    """One face's probabilities {label: 0-1}, in its model's label order (Face.as_dict: the seven
+    emotions, or a taught set), as horizontal bars from the top, in the labels' colours, 0-100 %."""
+    colours = colours_for(probabilities)
+    names = list(probabilities)[::-1]
     bars = {"type": "bar", "orientation": "h", "x": [probabilities[e] for e in names], "y": names,
-            "marker": {"color": [COLOURS[e] for e in names]}, "text": [f"{probabilities[e]:.0%}" for e in names],
+            "marker": {"color": [colours[e] for e in names]}, "text": [f"{probabilities[e]:.0%}" for e in names],
             "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{y}: %{x:.1%}<extra></extra>"}
     layout = chart_layout(200, xaxis={"range": [0, 1.15], "showticklabels": False, "showgrid": False})
     return {"data": [bars], "layout": layout}
 
 
-def recall_figure(recall: dict[str, float]) -> dict:
-    """Per-emotion recall of the shipped model as horizontal bars, 0-100 %."""
-    names = [e for e in EMOTIONS if e in recall][::-1]
+def recall_figure(recall: dict[str, float], labels=EMOTIONS) -> dict:
+    """Per-label recall of the served model (`labels`: its label set, in order) as horizontal bars, 0-100 %."""
+    colours = colours_for(labels)
+    names = [e for e in labels if e in recall][::-1]
     bars = {"type": "bar", "orientation": "h", "x": [recall[e] for e in names], "y": names,
-            "marker": {"color": [COLOURS[e] for e in names]}, "text": [f"{recall[e]:.0%}" for e in names],
+            "marker": {"color": [colours[e] for e in names]}, "text": [f"{recall[e]:.0%}" for e in names],
             "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{y}: recall %{x:.1%}<extra></extra>"}
     return {"data": [bars], "layout": chart_layout(260, xaxis={"range": [0, 1.1], "tickformat": ".0%"})}
 

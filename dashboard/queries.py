@@ -16,6 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -42,6 +43,8 @@ _SESSION_HOURS: dict[tuple, dict[tuple[int, str], int]] = {}
 _CACHE_LOCK = threading.Lock()
 EXPORT_COLUMNS = ("id", "session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
                   "confidence") + EMOTIONS
+# What a session made before label sets were recorded (NULL, or a log without the column) holds.
+EMOTIONS_JSON = json.dumps(list(EMOTIONS))
 
 
 class LogUnavailable(RuntimeError):
@@ -51,15 +54,18 @@ class LogUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class Filters:
     """What the history page shows: a time range (UTC epoch seconds, end exclusive, None = open),
-    the sessions and the emotions (None = all, () = none)."""
+    the sessions and the emotions (None = all, () = none), and the label set whose sessions are
+    counted (None: every session, for a log that holds only the seven emotions; the `emotions`
+    are then labels of that set)."""
     start: float | None = None
     end: float | None = None
     sessions: tuple[int, ...] | None = None
     emotions: tuple[str, ...] | None = None
+    label_set: tuple[str, ...] | None = None
 
     def conditions(self, prefix: str = "") -> tuple[list[str], list]:
         """SQL conditions (fixed text with `?` placeholders) and their parameters for the
-        session and emotion filters; the time range is handled by each query."""
+        session, emotion and label-set filters; the time range is handled by each query."""
         clauses, params = [], []
         if self.sessions is not None:
             clauses.append(prefix + "session_id IN (" + ", ".join("?" * len(self.sessions)) + ")")
@@ -67,7 +73,67 @@ class Filters:
         if self.emotions is not None:
             clauses.append(prefix + "emotion IN (" + ", ".join("?" * len(self.emotions)) + ")")
             params += list(self.emotions)
+        if self.label_set is not None:
+            clause, more = label_set_condition(self.label_set)
+            clauses.append(prefix + "session_id IN (SELECT id FROM sessions WHERE " + clause + ")")
+            params += more
         return clauses, params
+
+
+def label_set_condition(labels) -> tuple[str, list]:
+    """A condition on the `sessions` table (fixed text with `?` placeholders) and its parameters:
+    the session's label set is `labels`. A session without a recorded label set has the emotions.
+
+    The label set is stored as JSON text (capture/log.py writes `json.dumps(list(labels))`); it is
+    compared with each spelling of `labels` that a writer could give (ASCII or not, spaced or
+    compact) rather than parsed per row, so the condition costs one pass over the sessions.
+    """
+    spellings = label_set_spellings(labels)
+    return "COALESCE(label_set, ?) IN (" + ", ".join("?" * len(spellings)) + ")", [EMOTIONS_JSON, *spellings]
+
+
+def label_set_spellings(labels) -> list[str]:
+    """The JSON texts a label set may be stored as, without repeats."""
+    texts = [json.dumps(list(labels), ensure_ascii=ascii_only, separators=separators)
+             for ascii_only in (True, False) for separators in ((", ", ": "), (",", ":"))]
+    return list(dict.fromkeys(texts))
+
+
+def parse_label_set(text: str | None) -> tuple[str, ...] | None:
+    """A stored label set (JSON list of names) as a tuple; NULL: the seven emotions; None when the
+    text is not a JSON list of strings."""
+    if text is None:
+        return EMOTIONS
+    try:
+        labels = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(labels, list) or not labels or not all(isinstance(name, str) for name in labels):
+        return None
+    return tuple(labels)
+
+
+def label_sets(connection: sqlite3.Connection) -> list[tuple[str, ...]]:
+    """Every label set the log's sessions were made with: the seven emotions first when any session
+    has them, then the others in the order of their first session; [] for a log without sessions.
+    A log written before label sets were recorded holds only the seven emotions."""
+    if "label_set" not in columns_of(connection, "sessions"):
+        found = connection.execute("SELECT 1 FROM sessions LIMIT 1").fetchone()
+        return [EMOTIONS] if found else []
+    rows = connection.execute("SELECT COALESCE(label_set, ?) AS spelled, MIN(id) FROM sessions GROUP BY spelled "
+                              "ORDER BY 2", [EMOTIONS_JSON])
+    found = [parse_label_set(text) for text, _ in rows]
+    ordered = [EMOTIONS] if EMOTIONS in found else []
+    return list(dict.fromkeys(ordered + [labels for labels in found if labels is not None]))
+
+
+def probability_path(label: str) -> str:
+    """The json_extract path of one label's probability in a detection's `probabilities` JSON,
+    passed as a parameter (never written into SQL). Label names never hold a double quote
+    (model/labels.py check_label); one that does is refused rather than half-quoted."""
+    if '"' in label:
+        raise ValueError(f"{label!r} cannot be a label name")
+    return '$."' + label + '"'
 
 
 @dataclass
@@ -172,8 +238,8 @@ def _local_counts(connection, filters: Filters, bucket: int) -> Iterator[tuple[t
         return
     clock = localtime.LocalBuckets(bucket, *span)
     for stretch in clock.within(*span):
-        part = Filters(filters.start if stretch.start == span[0] else stretch.start,
-                       filters.end if stretch.end == span[1] else stretch.end, filters.sessions, filters.emotions)
+        part = dataclasses.replace(filters, start=filters.start if stretch.start == span[0] else stretch.start,
+                                   end=filters.end if stretch.end == span[1] else stretch.end)
         for (natural, emotion), faces in _range_counts(connection, part, bucket, stretch.offset):
             yield (clock.start_of(natural, stretch), emotion), faces
 
@@ -204,10 +270,10 @@ def _range_counts(connection, filters: Filters, bucket: int, offset: int) -> Ite
         return
     yield from _minute_counts(connection, filters, bucket, first_minute, end_minute, offset)
     if first_minute is not None and filters.start < first_minute * 60:
-        head = Filters(filters.start, first_minute * 60, filters.sessions, filters.emotions)
+        head = dataclasses.replace(filters, end=first_minute * 60)
         yield from _detection_counts(connection, head, bucket, offset=offset)
     if end_minute is not None and end_minute * 60 < filters.end:
-        tail = Filters(end_minute * 60, filters.end, filters.sessions, filters.emotions)
+        tail = dataclasses.replace(filters, start=end_minute * 60)
         yield from _detection_counts(connection, tail, bucket, offset=offset)
 
 
@@ -253,6 +319,7 @@ def _minute_counts(connection, filters: Filters, bucket: int, first_minute, end_
             if (first_unit is None or number >= first_unit) and (end_unit is None or number < end_unit) and \
                     (filters.emotions is None or emotion in filters.emotions):
                 yield ((number * unit + offset) // bucket * bucket - offset, emotion), faces
+    # The running sessions were chosen by label set already: no need to ask for it again.
     live_filters = Filters(filters.start, filters.end, tuple(running), filters.emotions)
     whole_first = None if first_unit is None else first_unit * unit_minutes
     whole_end = None if end_unit is None else end_unit * unit_minutes
@@ -285,10 +352,7 @@ def _rollup_counts(connection, filters: Filters, bucket: int, first_minute, end_
 
 def _sessions_by_state(connection, filters: Filters) -> tuple[list[tuple], list[int]]:
     """Sessions the filter allows: ended ones as cache keys, running ones (no end yet) as ids."""
-    clauses, params = [], []
-    if filters.sessions is not None:
-        clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
-        params += list(filters.sessions)
+    clauses, params = _session_conditions(filters)
     identity = _file_identity(connection)
     ended, running = [], []
     for session_id, started_at, ended_at in connection.execute(
@@ -347,6 +411,19 @@ def _new_counts(connection, filters: Filters, bucket: int, after_id: int, up_to_
     return sorted((start, emotion, faces) for (start, emotion), faces in counts.items())
 
 
+def _session_conditions(filters: Filters) -> tuple[list[str], list]:
+    """Conditions on the `sessions` table for the session and label-set filters."""
+    clauses, params = [], []
+    if filters.sessions is not None:
+        clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
+        params += list(filters.sessions)
+    if filters.label_set is not None:
+        clause, more = label_set_condition(filters.label_set)
+        clauses.append(clause)
+        params += more
+    return clauses, params
+
+
 def _time_conditions(filters: Filters) -> tuple[list[str], list]:
     clauses, params = [], []
     if filters.start is not None:
@@ -362,9 +439,12 @@ def _where(clauses: list[str]) -> str:
     return (" WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-def session_choices(connection: sqlite3.Connection) -> list[dict]:
-    """Every session, newest first: `[{"id", "device", "started_at"}]` for the filter menus."""
-    rows = connection.execute("SELECT id, device, started_at FROM sessions ORDER BY started_at DESC LIMIT 1000")
+def session_choices(connection: sqlite3.Connection, label_set: tuple[str, ...] | None = None) -> list[dict]:
+    """Every session (of `label_set`, None: of any), newest first: `[{"id", "device", "started_at"}]`
+    for the filter menus."""
+    clauses, params = _session_conditions(Filters(label_set=label_set))
+    rows = connection.execute("SELECT id, device, started_at FROM sessions" + _where(clauses) +
+                              " ORDER BY started_at DESC LIMIT 1000", params)
     return [dict(zip(("id", "device", "started_at"), row)) for row in rows]
 
 
@@ -396,9 +476,9 @@ def session_table(connection: sqlite3.Connection, filters: Filters, now: float |
     if filters.start is not None:
         clauses.append("COALESCE(ended_at, updated_at, started_at) >= ?")
         params.append(filters.start)
-    if filters.sessions is not None:
-        clauses.append("id IN (" + ", ".join("?" * len(filters.sessions)) + ")")
-        params += list(filters.sessions)
+    more_clauses, more_params = _session_conditions(filters)
+    clauses += more_clauses
+    params += more_params
     present = columns_of(connection, "sessions")
     extra = [c if c in present else f"NULL AS {c}" for c in SESSION_EXTRAS]
     sql = ("SELECT id, device, started_at, ended_at, updated_at, status, frames_analysed, " + ", ".join(extra) +
@@ -502,10 +582,21 @@ def columns_of(connection: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in connection.execute(f"PRAGMA table_info([{table}])")}
 
 
-def export_columns(connection: sqlite3.Connection) -> tuple[str, ...]:
+def export_columns(connection: sqlite3.Connection, label_set: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """EXPORT_COLUMNS, and `media_time` (seconds from the start of the source: the position in a
-    video) where the log has it (schema 3)."""
-    return EXPORT_COLUMNS + (("media_time",) if "media_time" in columns_of(connection, "detections") else ())
+    video) where the log has it (schema 3). For a label set other than the seven emotions, its
+    probability columns (see `probability_columns`) stand in place of the emotions'."""
+    fixed = EXPORT_COLUMNS[:-len(EMOTIONS)]
+    labels = EMOTIONS if label_set is None or label_set == EMOTIONS else tuple(probability_columns(label_set))
+    media = ("media_time",) if "media_time" in columns_of(connection, "detections") else ()
+    return fixed + labels + media
+
+
+def probability_columns(labels) -> dict[str, str]:
+    """{export column: label} for a taught label set: a column is named as its label, or p_LABEL
+    where that name is taken by another column of the export (a label called "face" or "x")."""
+    taken = set(EXPORT_COLUMNS[:-len(EMOTIONS)]) | {"media_time", "local_time", "probabilities"}
+    return {("p_" + label if label in taken or label.startswith("label_") else label): label for label in labels}
 
 
 def session_labels(connection: sqlite3.Connection) -> dict[int, dict[str, str]]:
@@ -524,12 +615,32 @@ def session_labels(connection: sqlite3.Connection) -> dict[int, dict[str, str]]:
 def export_rows(connection: sqlite3.Connection, filters: Filters, columns=EXPORT_COLUMNS) -> Iterator[tuple]:
     """Every detection in the filtered range, oldest first, as tuples in `columns` order.
 
-    Fetched in chunks so that a month of detections streams without being held in memory.
+    A taught label set's probability columns (filters.label_set, see `export_columns`) are read
+    from the detections' JSON with json_extract, its paths passed as parameters. Fetched in chunks
+    so that a month of detections streams without being held in memory.
     """
+    selected, select_params = _export_selection(columns, filters.label_set)
     clauses, params = _time_conditions(filters)
     more_clauses, more_params = filters.conditions()
-    sql = ("SELECT " + ", ".join(columns) + " FROM detections" + _where(clauses + more_clauses)
+    sql = ("SELECT " + ", ".join(selected) + " FROM detections" + _where(clauses + more_clauses)
            + " ORDER BY ts, id")
-    cursor = connection.execute(sql, params + more_params)
+    cursor = connection.execute(sql, select_params + params + more_params)
     while chunk := cursor.fetchmany(EXPORT_CHUNK):
         yield from chunk
+
+
+def _export_selection(columns, label_set) -> tuple[list[str], list]:
+    """SQL expressions for the export's columns (stored columns by name, a taught label's
+    probability by json_extract) and the parameters of those expressions, in order."""
+    by_column = {} if label_set is None or label_set == EMOTIONS else probability_columns(label_set)
+    stored = set(EXPORT_COLUMNS) | {"media_time"}
+    selected, params = [], []
+    for column in columns:
+        if column in by_column:
+            selected.append("json_extract(probabilities, ?)")
+            params.append(probability_path(by_column[column]))
+        elif column in stored:
+            selected.append(column)
+        else:
+            raise ValueError(f"{column!r} is not a column of the export")
+    return selected, params

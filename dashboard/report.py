@@ -1,5 +1,6 @@
-"""The shipped model's report for the model page: whatever REPORT.md, metrics.json, crossdomain.json and
-plots exist."""
+"""The served model's report for the model page: its label set, and whatever REPORT.md, metrics.json,
+crossdomain.json and plots exist beside it (train writes them for the shipped model, teach a REPORT.md
+for a taught one)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.classifier import DEFAULT_MODEL
-from model.labels import EMOTIONS
+from model.errors import ModelFileError
+from model.labels import EMOTIONS, model_labels
 from model.lite import digest
 from model.report import CROSSDOMAIN_FILE, CROSSDOMAIN_HEADING, without_section
 
@@ -37,8 +39,10 @@ class CrossDomain:
 
 @dataclass
 class ModelReport:
-    """What is known about the shipped model; `markdown` is None when no REPORT.md exists yet, and
-    `crossdomain` None when no crossdomain.json does (or it cannot be read)."""
+    """What is known about the served model; `markdown` is None when no REPORT.md exists yet, and
+    `crossdomain` None when no crossdomain.json does (or it cannot be read). `labels` are the model's
+    outputs (the seven emotions unless it was taught others); `labels_problem` says why they could not
+    be read (then `labels` is the emotions)."""
     model_file: Path
     model_size: int | None
     model_written: datetime.datetime | None
@@ -47,6 +51,8 @@ class ModelReport:
     images: list[str] = field(default_factory=list)
     recall: dict[str, float] = field(default_factory=dict)
     crossdomain: CrossDomain | None = None
+    labels: tuple[str, ...] = EMOTIONS
+    labels_problem: str | None = None
 
 
 def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
@@ -61,11 +67,20 @@ def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
         # The page shows the figures in their own card, checked against the model file; REPORT.md's copy
         # of them would show them twice, and unchecked.
         markdown = without_section(markdown, CROSSDOMAIN_HEADING)
+    labels, problem = read_labels(model_file) if stat else (EMOTIONS, None)
     return ModelReport(model_file, stat.st_size if stat else None,
                        datetime.datetime.fromtimestamp(stat.st_mtime) if stat else None,
                        markdown and link_images(markdown, weights), _metrics(weights / "metrics.json"),
                        [name for name in SERVED_IMAGES if (weights / name).is_file()],
-                       recall_by_emotion(markdown) if markdown else {}, crossdomain)
+                       recall_by_label(markdown, labels) if markdown else {}, crossdomain, labels, problem)
+
+
+def read_labels(model_file: Path) -> tuple[tuple[str, ...], str | None]:
+    """(the model file's label set, None), or (the emotions, why its label set cannot be read)."""
+    try:
+        return model_labels(model_file), None
+    except ModelFileError as error:
+        return EMOTIONS, str(error)
 
 
 def read_crossdomain(model_file: Path) -> CrossDomain | None:
@@ -118,9 +133,10 @@ def link_images(markdown: str, weights: Path) -> str:
     return re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", replace, markdown)
 
 
-def recall_by_emotion(markdown: str) -> dict[str, float]:
-    """Per-class recall from the report's table for the test split (else the first table):
-    rows like `| happy | 879 | 0.812 | ... |` under a header with a `recall` column."""
+def recall_by_label(markdown: str, labels=EMOTIONS) -> dict[str, float]:
+    """Per-class recall {label: 0-1} from the report's table for the test split (else the first
+    table): rows like `| happy | 879 | 0.812 | ... |`, whose first cell is one of `labels`, under a
+    header with a `recall` column."""
     section = markdown.split("\n## test", 1)[-1]
     recall: dict[str, float] = {}
     column = None
@@ -128,7 +144,7 @@ def recall_by_emotion(markdown: str) -> dict[str, float]:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if column is None and "recall" in cells:
             column = cells.index("recall")
-        elif column is not None and cells[0] in EMOTIONS and len(cells) > column:
+        elif column is not None and cells[0] in labels and len(cells) > column:
             try:
                 recall[cells[0]] = float(cells[column])
             except ValueError:

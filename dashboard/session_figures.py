@@ -2,14 +2,16 @@
 
 Plain dicts in Plotly's JSON schema, like dashboard/figures.py, whose look (`_layout`) they share.
 The x axis is time since the session's start (video time for a file), labelled m:ss or h:mm:ss,
-so sessions of different days and participants line up.
+so sessions of different days and participants line up. A session is drawn in its own labels
+(the seven emotions, or a taught label set with no valence), and sessions of different label sets
+are never overlaid together (dashboard/pages/sessions.py chooses which are).
 """
 
 from __future__ import annotations
 
 from dashboard.figures import chart_layout
 from dashboard.sessions import Series
-from model.labels import COLOURS
+from model.labels import colours_for, is_emotions
 
 HEIGHT = 360
 OVERLAY_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -41,17 +43,20 @@ def _time_axis(end: float) -> dict:
 
 
 def intensity_figure(series: Series, emotions, markers=(), gaps=(), duration: float | None = None) -> dict:
-    """One session: the mean probability of each emotion in `emotions` per bucket (lines), valence
-    (dashed black, right axis), the share of uncertain readings (grey dots), markers (vertical
-    lines with their labels), outages (shaded red) and steps without a face (shaded grey, the
-    lines broken there)."""
+    """One session: the mean probability of each label in `emotions` (labels of the session's set,
+    `series.labels`) per bucket (lines), valence for a seven-emotion session (dashed black, right
+    axis), the share of uncertain readings (grey dots), markers (vertical lines with their labels),
+    outages (shaded red) and steps without a face (shaded grey, the lines broken there)."""
     x, mean, valence, uncertain, faceless = _with_breaks(series)
+    colours = colours_for(series.labels)
     traces = [{"type": "scatter", "mode": "lines", "name": e, "x": x, "y": mean[e], "connectgaps": False,
-               "line": {"color": COLOURS[e], "width": 2}, "hovertemplate": f"{e}: %{{y:.2f}}<extra></extra>"}
+               "line": {"color": colours[e], "width": 2}, "hovertemplate": f"{e}: %{{y:.2f}}<extra></extra>"}
               for e in emotions]
-    traces.append({"type": "scatter", "mode": "lines", "name": "valence", "x": x, "y": valence,
-                   "yaxis": "y2", "line": {"color": "#212529", "width": 2, "dash": "dash"},
-                   "hovertemplate": "valence: %{y:.2f}<extra></extra>"})
+    with_valence = is_emotions(series.labels)
+    if with_valence:
+        traces.append({"type": "scatter", "mode": "lines", "name": "valence", "x": x, "y": valence,
+                       "yaxis": "y2", "line": {"color": "#212529", "width": 2, "dash": "dash"},
+                       "hovertemplate": "valence: %{y:.2f}<extra></extra>"})
     if any(u is not None for u in uncertain):
         traces.append({"type": "scatter", "mode": "markers", "name": "uncertain readings (share)", "x": x,
                        "y": uncertain, "marker": {"color": "#adb5bd", "size": 4, "symbol": "circle-open"},
@@ -75,9 +80,10 @@ def intensity_figure(series: Series, emotions, markers=(), gaps=(), duration: fl
                      margin={"t": 48, "b": 8, "r": 56}, hovermode="x unified",
                      xaxis={**_time_axis(end), "range": [min([0.0] + [m[0] for m in markers]), end]},
                      yaxis={"title": {"text": "mean probability"}, "range": [0, 1]},
-                     yaxis2={"title": {"text": "valence"}, "overlaying": "y", "side": "right", "range": [-1, 1],
-                             "showgrid": False, "zeroline": True, "fixedrange": True},
                      shapes=shapes, annotations=notes)
+    if with_valence:
+        layout["yaxis2"] = {"title": {"text": "valence"}, "overlaying": "y", "side": "right", "range": [-1, 1],
+                            "showgrid": False, "zeroline": True, "fixedrange": True}
     return {"data": traces, "layout": layout}
 
 
@@ -107,9 +113,12 @@ def _with_breaks(series: Series):
 
 
 def overlay_figure(curves: list[tuple[str, Series]], measure: str) -> dict:
-    """Several sessions on their own time: `measure` is 'valence' or an emotion (its mean probability)."""
+    """Several sessions of one label set on their own time: `measure` is 'valence' (seven-emotion
+    sessions) or a label of their set (its mean probability); a session without it is left out."""
     traces, end = [], 0.0
     for index, (name, series) in enumerate(curves):
+        if measure not in series.mean and not (measure == "valence" and is_emotions(series.labels)):
+            continue
         x, mean, valence, _, _ = _with_breaks(series)
         y = valence if measure == "valence" else mean[measure]
         traces.append({"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,

@@ -9,6 +9,10 @@
   faces and with a track filter, else (long live sessions) from the rollup at minute resolution.
 - `segments`: a session cut at its markers, each piece summarised as above.
 
+A session made with a taught label set (sessions.label_set) is summarised in its own labels: its
+means come from the detections' `probabilities` JSON (json_extract; such sessions are small), its
+shares from the rollup's counts per top label; it has no valence.
+
 Valence is the mean probability of the positive emotion minus that of the negative ones:
 happy - (angry + disgust + fear + sad), from -1 to 1; surprise and neutral count as neither, as
 surprise can be either (FaceReader's valence instead subtracts only the strongest negative emotion).
@@ -22,7 +26,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from model.labels import EMOTIONS
+from dashboard.queries import parse_label_set, probability_path
+from model.labels import EMOTIONS, is_emotions
 
 POSITIVE = ("happy",)
 NEGATIVE = ("angry", "disgust", "fear", "sad")
@@ -60,6 +65,7 @@ class SessionSummary:
     settings: dict = field(default_factory=dict)
     version: str | None = None
     model_sha256: str | None = None
+    label_set: tuple[str, ...] = EMOTIONS
 
 
 def label_filter(text: str | None) -> dict[str, str]:
@@ -110,8 +116,44 @@ def summaries(connection: sqlite3.Connection, ids: list[int]) -> list[SessionSum
     markers = dict(connection.execute(
         f"SELECT session_id, count(*) FROM markers WHERE session_id IN ({marks}) GROUP BY 1", ids).fetchall())
     rows = {row["id"]: row for row in _session_rows(connection, ids)}
-    return [_summary(rows[i], rollup.get(i), tops.get(i, {}), outages.get(i, (0, 0.0)), markers.get(i, 0))
+    return [_summary(rows[i], rollup.get(i), tops.get(i, {}), outages.get(i, (0, 0.0)), markers.get(i, 0),
+                     _taught_means(connection, rows[i]))
             for i in ids if i in rows]
+
+
+def row_label_set(row) -> tuple[str, ...]:
+    """A session row's label set: the seven emotions unless a taught model made it (an unreadable
+    record reads as the emotions, which the rows of such a log hold)."""
+    return parse_label_set(row["label_set"]) or EMOTIONS
+
+
+def label_sets_of(connection: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """{session id: its label set} for `ids`."""
+    if not ids:
+        return {}
+    rows = connection.execute(f"SELECT id, label_set FROM sessions WHERE id IN ({', '.join('?' * len(ids))})", ids)
+    return {session_id: parse_label_set(text) or EMOTIONS for session_id, text in rows}
+
+
+def _mean_terms(labels, alias: str = "d.") -> tuple[str, list]:
+    """SQL for each label's mean probability over the selected rows, and its parameters: the
+    emotions' own columns, or a taught label's value in the `probabilities` JSON."""
+    if is_emotions(labels):
+        return ", ".join(f"AVG({alias}[{e}])" for e in EMOTIONS), []
+    return (", ".join([f"AVG(json_extract({alias}probabilities, ?))"] * len(labels)),
+            [probability_path(label) for label in labels])
+
+
+def _taught_means(connection, row) -> dict[str, float] | None:
+    """Mean probability per label of a taught-label session, from its detections; None for an
+    emotion session (its rollup has the sums)."""
+    labels = row_label_set(row)
+    if is_emotions(labels):
+        return None
+    terms, params = _mean_terms(labels)
+    found = connection.execute(f"SELECT {terms} FROM detections d WHERE d.session_id = ?",
+                               params + [row["id"]]).fetchone()
+    return {label: float(value or 0.0) for label, value in zip(labels, found)}
 
 
 def _session_rows(connection, ids):
@@ -122,10 +164,15 @@ def _session_rows(connection, ids):
         connection.row_factory = None
 
 
-def _summary(row, rollup, tops: dict[str, int], outages, markers: int) -> SessionSummary:
+def _summary(row, rollup, tops: dict[str, int], outages, markers: int, taught_means=None) -> SessionSummary:
+    """One session's summary; `taught_means` {label: mean probability} for a taught label set."""
+    labels = row_label_set(row)
     faces = int(rollup[0]) if rollup and rollup[0] else 0
-    mean = {e: (rollup[1 + i] or 0.0) / faces for i, e in enumerate(EMOTIONS)} if faces else {}
-    share = {e: tops.get(e, 0) / faces for e in EMOTIONS} if faces else {}
+    if taught_means is None:
+        mean = {e: (rollup[1 + i] or 0.0) / faces for i, e in enumerate(EMOTIONS)} if faces else {}
+    else:
+        mean = taught_means if faces else {}
+    share = {e: tops.get(e, 0) / faces for e in labels} if faces else {}
     analysed = row["frames_analysed"] or 0
     return SessionSummary(
         id=row["id"], device=row["device"], kind=row["kind"] or "live", labels=json.loads(row["labels"] or "{}"),
@@ -133,8 +180,9 @@ def _summary(row, rollup, tops: dict[str, int], outages, markers: int) -> Sessio
         frames_analysed=analysed,
         face_share=(analysed - (row["frames_without_face"] or 0)) / analysed if analysed else None,
         faces=faces, mean=mean, share=share, outages=int(outages[0] or 0), outage_seconds=float(outages[1] or 0.0),
-        reconnects=row["reconnects"] or 0, markers=markers, valence=valence(mean) if mean else None,
-        settings=json.loads(row["settings"] or "{}"), version=row["version"], model_sha256=row["model_sha256"])
+        reconnects=row["reconnects"] or 0, markers=markers,
+        valence=valence(mean) if mean and is_emotions(labels) else None, settings=json.loads(row["settings"] or "{}"),
+        version=row["version"], model_sha256=row["model_sha256"], label_set=labels)
 
 
 def session_duration(row) -> float | None:
@@ -154,7 +202,8 @@ def valence(mean: dict[str, float]) -> float:
 @dataclass
 class Series:
     """One session's curves over time since its start: bucket starts (s), faces, mean probability
-    per emotion, valence, and the share of uncertain readings, per bucket."""
+    per label of `labels` (its label set), valence (None for a taught label set), and the share of
+    uncertain readings, per bucket."""
     session_id: int
     seconds: list[float]
     faces: list[int]
@@ -163,14 +212,16 @@ class Series:
     uncertain: list[float]
     resolution: str
     step: float = 0.0
+    labels: tuple[str, ...] = EMOTIONS
 
 
 def series(connection: sqlite3.Connection, session_id: int, bucket: float, track: int | None = None) -> Series:
     """Curves of one session in buckets of `bucket` seconds of its own time (see the module notes)."""
     if track is None and _on_the_rollup(connection, session_id):
         return _rollup_series(connection, session_id, max(bucket, 60.0))
-    means = ", ".join(f"AVG(d.[{e}])" for e in EMOTIONS)
-    where, params = "d.session_id = ?", [bucket, session_id]
+    labels = label_sets_of(connection, [session_id]).get(session_id, EMOTIONS)
+    means, mean_params = _mean_terms(labels)
+    where, params = "d.session_id = ?", [bucket, *mean_params, session_id]
     if track is not None:
         where += " AND d.track = ?"
         params.append(track)
@@ -178,16 +229,18 @@ def series(connection: sqlite3.Connection, session_id: int, bucket: float, track
         f"SELECT CAST({MEDIA_TIME} / ? AS INTEGER) AS b, count(*), {means}, "
         f"AVG(d.confidence < {LOW_CONFIDENCE}) FROM detections d JOIN sessions s ON s.id = d.session_id "
         f"WHERE {where} GROUP BY b ORDER BY b", params).fetchall()
-    return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(EMOTIONS)], r[-1]) for r in rows], "detections",
-                   bucket)
+    return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(labels)], r[-1]) for r in rows], "detections",
+                   bucket, labels)
 
 
 def _on_the_rollup(connection, session_id: int) -> bool:
     """Whether a session is charted from the per-minute rollup: a live one over DETAIL_FACES faces.
     Never a file: the rollup is by wall-clock minute, and a file's rows are placed by media time
-    (a 2.5-hour video analysed in 20 minutes would be drawn over 20 minutes)."""
-    row = connection.execute("SELECT faces, kind FROM sessions WHERE id = ?", [session_id]).fetchone()
-    return bool(row) and (row[0] or 0) > DETAIL_FACES and (row[1] or "live") != "file"
+    (a 2.5-hour video analysed in 20 minutes would be drawn over 20 minutes). Never a taught label
+    set's: the rollup holds no probability sums for it."""
+    row = connection.execute("SELECT faces, kind, label_set FROM sessions WHERE id = ?", [session_id]).fetchone()
+    return (bool(row) and (row[0] or 0) > DETAIL_FACES and (row[1] or "live") != "file"
+            and is_emotions(parse_label_set(row[2]) or EMOTIONS))
 
 
 def _rollup_series(connection, session_id: int, bucket: float) -> Series:
@@ -199,12 +252,13 @@ def _rollup_series(connection, session_id: int, bucket: float) -> Series:
     return _series(session_id, [(max(r[0], 0) * bucket, r[1], r[2:], None) for r in rows], "minutes", bucket)
 
 
-def _series(session_id, rows, resolution, step: float) -> Series:
-    mean = {e: [float(r[2][i] or 0.0) for r in rows] for i, e in enumerate(EMOTIONS)}
-    points = [dict(zip(EMOTIONS, (float(v or 0.0) for v in r[2]))) for r in rows]
-    return Series(session_id, [float(r[0]) for r in rows], [int(r[1]) for r in rows], mean,
-                  [valence(p) for p in points], [None if r[3] is None else float(r[3]) for r in rows], resolution,
-                  step)
+def _series(session_id, rows, resolution, step: float, labels=EMOTIONS) -> Series:
+    """A Series from (bucket start s, faces, mean per label in `labels` order, uncertain share) rows."""
+    mean = {e: [float(r[2][i] or 0.0) for r in rows] for i, e in enumerate(labels)}
+    points = [dict(zip(labels, (float(v or 0.0) for v in r[2]))) for r in rows]
+    valences = [valence(p) if is_emotions(labels) else None for p in points]
+    return Series(session_id, [float(r[0]) for r in rows], [int(r[1]) for r in rows], mean, valences,
+                  [None if r[3] is None else float(r[3]) for r in rows], resolution, step, tuple(labels))
 
 
 def tracks(connection: sqlite3.Connection, session_id: int) -> list[tuple[int, int]]:
@@ -247,24 +301,28 @@ def segments(connection: sqlite3.Connection, session_id: int) -> list[Segment]:
     started = connection.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()[0]
     # A long live session is cut on the per-minute rollup (boundaries to the minute), as its curves are.
     on_rollup = _on_the_rollup(connection, session_id)
-    piece = functools.partial(_rollup_segment, started=started) if on_rollup else _segment
+    labels = label_sets_of(connection, [session_id]).get(session_id, EMOTIONS)
+    piece = (functools.partial(_rollup_segment, started=started) if on_rollup
+             else functools.partial(_segment, labels=labels))
     return [piece(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
             for i, (start, label) in enumerate(cuts)]
 
 
-def _segment(connection, session_id: int, label: str, start: float, end: float | None) -> Segment:
-    means = ", ".join(f"AVG(d.[{e}])" for e in EMOTIONS)
-    tops = ", ".join(f"AVG(d.emotion = '{e}')" for e in EMOTIONS)
-    bound, params = f"{MEDIA_TIME} >= ?", [session_id, start]
+def _segment(connection, session_id: int, label: str, start: float, end: float | None, *,
+             labels=EMOTIONS) -> Segment:
+    """A stretch of a session from its detections, in its label set `labels`."""
+    means, params = _mean_terms(labels)
+    tops = ", ".join(["AVG(d.emotion = ?)"] * len(labels))
+    bound, params = f"{MEDIA_TIME} >= ?", params + list(labels) + [session_id, start]
     if end is not None:
         bound += f" AND {MEDIA_TIME} < ?"
         params.append(end)
     row = connection.execute(f"SELECT count(*), {means}, {tops} FROM detections d JOIN sessions s ON s.id = "
                              f"d.session_id WHERE d.session_id = ? AND {bound}", params).fetchone()
     faces = int(row[0])
-    mean = {e: float(row[1 + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
-    share = {e: float(row[1 + len(EMOTIONS) + i] or 0.0) for i, e in enumerate(EMOTIONS)} if faces else {}
-    return Segment(label, start, end, faces, mean, share, valence(mean) if faces else None)
+    mean = {e: float(row[1 + i] or 0.0) for i, e in enumerate(labels)} if faces else {}
+    share = {e: float(row[1 + len(labels) + i] or 0.0) for i, e in enumerate(labels)} if faces else {}
+    return Segment(label, start, end, faces, mean, share, valence(mean) if faces and is_emotions(labels) else None)
 
 
 def _rollup_segment(connection, session_id: int, label: str, start: float, end: float | None, *,

@@ -15,7 +15,7 @@ from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_updat
 from dashboard import figures, live, localtime, queries
 from dashboard.context import db_path
 from dashboard.queries import LogUnavailable
-from model.labels import COLOURS, EMOTIONS
+from model.labels import EMOTIONS, colours_for, is_emotions
 
 dash.register_page(__name__, path="/", name="History", title="Moodlog · History", order=0)
 
@@ -26,9 +26,13 @@ def layout(**_query) -> html.Div:
     """Filters, charts and sessions, drawn already for the default filters, so that the first
     view needs no callback round trip; the callbacks take over when a filter changes or new
     rows arrive. The menus list the sessions of now, and the tick adds those that begin later."""
-    choices = _session_choices()
-    state = counted_state(False, None, time.time(), live.DEFAULT_PRESET, None, None, None, None, list(EMOTIONS))
-    timeline, distribution, hidden, message, status, export = draw(state, list(EMOTIONS))
+    sets = _read_log(queries.label_sets) or []
+    counted = live.chosen_label_set(sets, None)
+    labels = counted or EMOTIONS
+    choices = _session_choices(counted)
+    state = counted_state(False, None, time.time(), live.DEFAULT_PRESET, None, None, None, None, list(labels),
+                          label_set=live.label_set_key(labels))
+    timeline, distribution, hidden, message, status, export = draw(state, list(labels))
     return html.Div([
         dcc.Store(id="history-state", data=state),
         dcc.Interval(id="history-tick", interval=_refresh_ms()),
@@ -36,10 +40,10 @@ def layout(**_query) -> html.Div:
         html.Div([html.H1("History", className="h3 mb-0 me-3"),
                   html.Span(status, id="history-status", className="text-muted small")],
                  className="d-flex flex-wrap align-items-baseline mb-3"),
-        _filters(choices),
+        _filters(choices, sets, labels),
         html.Div(_initial(message), id="history-message"),
         html.Div(id="history-charts", hidden=hidden, children=[
-            _charts(_initial(timeline), _initial(distribution), export),
+            _charts(_initial(timeline), _initial(distribution), export, labels),
             dbc.Card(dbc.CardBody([html.H2("Sessions", className="h6"),
                                    html.Div(sessions_table(state), id="history-sessions",
                                             className="table-responsive")]), className="mt-3"),
@@ -56,8 +60,9 @@ def _refresh_ms() -> int:
     return flask.current_app.config["MOODLOG_REFRESH_MS"]
 
 
-def _session_choices() -> list[dict]:
-    return _read_log(queries.session_choices) or []
+def _session_choices(label_set: tuple[str, ...] | None = None) -> list[dict]:
+    """The sessions of `label_set` (None: of every label set) for the Session and Device menus."""
+    return _read_log(lambda connection: queries.session_choices(connection, label_set)) or []
 
 
 def _read_log(query):
@@ -82,24 +87,72 @@ def _session_options(choices: list[dict]) -> list[dict]:
     return [{"label": f"#{c['id']} · {c['device']} · {_when(c['started_at'])}", "value": c["id"]} for c in choices]
 
 
+def _label_set_options(sets: list[tuple[str, ...]]) -> list[dict]:
+    """The Label set menu: the seven emotions by that name, a taught set by its labels."""
+    return [{"label": "the seven emotions" if is_emotions(labels) else " · ".join(labels),
+             "value": live.label_set_key(labels)} for labels in sets]
+
+
 @callback(Output("history-sessions-filter", "options"), Output("history-devices", "options"),
-          Output("history-choices-mark", "data"), Input("history-tick", "n_intervals"),
-          State("history-choices-mark", "data"), prevent_initial_call=True)
-def refresh_choices(_tick, mark):
-    """Sessions that began after the page opened join the menus; a tick when none did costs one
-    count query and sends nothing back."""
+          Output("history-choices-mark", "data"), Output("history-label-set", "options"),
+          Output("history-label-set-box", "hidden"), Output("history-label-set", "value"),
+          Input("history-tick", "n_intervals"), State("history-choices-mark", "data"),
+          State("history-label-set", "value"), State("history-label-set", "options"), prevent_initial_call=True)
+def refresh_choices(_tick, mark, key, shown_sets):
+    """Sessions that began after the page opened join the menus (those of the chosen label set); a
+    tick when none did costs one count query and sends nothing back. A session of a new label set
+    shows the Label set menu and sets its value again, which recounts with the label sets apart."""
     now = _read_log(queries.sessions_mark)
     if now is None or now == mark:
-        return no_update, no_update, no_update
-    choices = _session_choices()
-    return _session_options(choices), _device_options(choices), now
+        return (no_update,) * 6
+    sets = _read_log(queries.label_sets) or []
+    choices = _session_choices(live.chosen_label_set(sets, key))
+    options = _label_set_options(sets)
+    if options == shown_sets:
+        return _session_options(choices), _device_options(choices), now, no_update, no_update, no_update
+    chosen = live.chosen_label_set(sets, key) or EMOTIONS
+    return _session_options(choices), _device_options(choices), now, options, len(sets) < 2, live.label_set_key(chosen)
 
 
-def _filters(choices: list[dict]) -> dbc.Card:
+@callback(Output("history-emotions", "options"), Output("history-emotions", "value"),
+          Output("history-emotions-heading", "children"), Output("history-timeline-title", "children"),
+          Output("history-sessions-filter", "options", allow_duplicate=True),
+          Output("history-sessions-filter", "value"), Input("history-label-set", "value"), prevent_initial_call=True)
+def choose_label_set(key):
+    """A label set chosen: its labels to tick, all ticked, and only its sessions in the Session menu."""
+    sets = _read_log(queries.label_sets) or []
+    counted = live.chosen_label_set(sets, key)
+    labels = counted or EMOTIONS
+    return (_label_checks(labels), list(labels), _labels_word(labels).capitalize(),
+            _timeline_title(labels), _session_options(_session_choices(counted)), None)
+
+
+def _labels_word(labels) -> str:
+    return "emotions" if is_emotions(labels) else "labels"
+
+
+def _timeline_title(labels) -> str:
+    return f"Share of all faces over time, by {_labels_word(labels)[:-1]}"
+
+
+def _label_checks(labels) -> list[dict]:
+    """The ticks of a label set, each underlined in its colour."""
+    colours = colours_for(labels)
+    return [{"label": html.Span(name, style={"borderBottom": f"3px solid {colours[name]}"}), "value": name}
+            for name in labels]
+
+
+def _filters(choices: list[dict], sets: list[tuple[str, ...]], labels: tuple[str, ...]) -> dbc.Card:
+    """The filter controls; the Label set menu only where the log holds more than one label set."""
     devices = _device_options(choices)
     sessions = _session_options(choices)
     presets = [{"label": label, "value": key} for key, (label, _) in live.PRESETS.items()]
+    label_set = html.Div([dbc.Label("Label set", html_for="history-label-set", className="small text-muted mb-1"),
+                          dbc.Select(id="history-label-set", options=_label_set_options(sets),
+                                     value=live.label_set_key(labels))],
+                         id="history-label-set-box", className="col-12 col-md-4", hidden=len(sets) < 2)
     return dbc.Card(dbc.CardBody(dbc.Row([
+        label_set,
         _field("Range", [dbc.Select(id="history-range", options=presets, value=live.DEFAULT_PRESET),
                          html.Div(dcc.DatePickerRange(id="history-dates", display_format="YYYY-MM-DD",
                                                       clearable=True), id="history-dates-box",
@@ -108,20 +161,21 @@ def _filters(choices: list[dict]) -> dbc.Card:
                                       placeholder="All devices"), md=2),
         _field("Session", dcc.Dropdown(id="history-sessions-filter", options=sessions, multi=True,
                                        placeholder="All sessions"), md=3),
-        _field("Emotions", dbc.Checklist(id="history-emotions", inline=True, value=list(EMOTIONS), options=[
-            {"label": html.Span(e, style={"borderBottom": f"3px solid {COLOURS[e]}"}), "value": e}
-            for e in EMOTIONS]), md=4),
+        _field(_labels_word(labels).capitalize(), dbc.Checklist(id="history-emotions", inline=True, value=list(labels),
+                                                                options=_label_checks(labels)), md=4,
+               label_id="history-emotions-heading"),
     ], className="g-3")), className="mb-3")
 
 
-def _field(label: str, controls, md: int) -> dbc.Col:
+def _field(label: str, controls, md: int, label_id: str | None = None) -> dbc.Col:
     controls = controls if isinstance(controls, list) else [controls]
-    return dbc.Col([dbc.Label(label, className="small text-muted mb-1"), *controls], xs=12, md=md)
+    heading = dbc.Label(label, className="small text-muted mb-1", **({"id": label_id} if label_id else {}))
+    return dbc.Col([heading, *controls], xs=12, md=md)
 
 
-def _charts(timeline, distribution, export: str) -> dbc.Row:
+def _charts(timeline, distribution, export: str, labels) -> dbc.Row:
     return dbc.Row([
-        dbc.Col(dbc.Card(dbc.CardBody([html.H2("Share of all faces over time, by emotion", className="h6"),
+        dbc.Col(dbc.Card(dbc.CardBody([html.H2(_timeline_title(labels), className="h6", id="history-timeline-title"),
                                        dcc.Graph(id="history-timeline", figure=timeline, config=figures.STATIC_CONFIG,
                                                  style={"height": f"{figures.CHART_HEIGHT}px"})])), lg=8),
         dbc.Col(dbc.Card(dbc.CardBody([
@@ -142,15 +196,19 @@ def show_dates(preset):
           Input("history-range", "value"), Input("history-dates", "start_date"), Input("history-dates", "end_date"),
           Input("history-devices", "value"), Input("history-sessions-filter", "value"),
           Input("history-emotions", "value"), Input("history-tick", "n_intervals"),
-          State("history-state", "data"), prevent_initial_call=True)
-def count(preset, start_date, end_date, devices, sessions, emotions, _tick, state):
-    """Recount on a filter change; on a tick add only the rows written since the last count."""
-    return counted_state(ctx.triggered_id == "history-tick", state, time.time(), preset, start_date, end_date,
-                         devices, sessions, emotions)
+          Input("history-label-set", "value"), State("history-state", "data"), prevent_initial_call=True)
+def count(preset, start_date, end_date, devices, sessions, emotions, _tick, label_set, state):
+    """Recount on a filter change; on a tick add only the rows written since the last count. A tick
+    that also set the label set (a session of a new label set began) recounts."""
+    ticking = set(ctx.triggered_prop_ids) == {"history-tick.n_intervals"}
+    return counted_state(ticking, state, time.time(), preset, start_date, end_date, devices, sessions, emotions,
+                         label_set=label_set)
 
 
-def counted_state(ticking: bool, state, now: float, preset, start_date, end_date, devices, sessions, emotions):
-    """The new page state (see dashboard/live.py), or a {"problem", "message"} dict to explain."""
+def counted_state(ticking: bool, state, now: float, preset, start_date, end_date, devices, sessions, emotions,
+                  label_set: str | None = None):
+    """The new page state (see dashboard/live.py), or a {"problem", "message"} dict to explain.
+    `label_set` is the Label set menu's value (None: the default, see live.chosen_label_set)."""
     if ticking and state and not state.get("live", False):
         return no_update
     try:
@@ -159,7 +217,8 @@ def counted_state(ticking: bool, state, now: float, preset, start_date, end_date
         problem = {"problem": queries.describe(db_path()).state, "message": str(error), "live": True}
         return no_update if ticking and problem == state else problem
     try:
-        return _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions)
+        return _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions,
+                      label_set)
     except sqlite3.DatabaseError as error:
         # A log being migrated or locked for long reads as an error; keep showing what we had.
         return state or {"problem": "unreadable", "message": f"cannot read the log ({error})", "live": True}
@@ -167,7 +226,8 @@ def counted_state(ticking: bool, state, now: float, preset, start_date, end_date
         connection.close()
 
 
-def _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions) -> dict:
+def _count(connection, ticking, state, now, preset, start_date, end_date, devices, sessions, emotions,
+           label_set) -> dict:
     status = queries.describe(db_path())
     if status.state != "ok":
         problem = {"problem": status.state, "message": status.message, "live": True, "running": len(status.running)}
@@ -178,7 +238,8 @@ def _count(connection, ticking, state, now, preset, start_date, end_date, device
         if state["last_id"] == last_id and not state["window"]:
             return no_update  # nothing new: do not redraw the charts every tick
     if not ticking or "counts" not in (state or {}) or live.needs_recount(state):
-        filters = live.resolve_filters(connection, preset, start_date, end_date, devices, sessions, emotions, now)
+        filters = live.resolve_filters(connection, preset, start_date, end_date, devices, sessions, emotions, now,
+                                       label_set)
         # Every emotion is counted whatever is ticked: the charts show the ticked ones as shares
         # of all faces (53% angry stays 53% when the others are hidden); draw() applies the ticks.
         filters = dataclasses.replace(filters, emotions=None)
@@ -201,12 +262,14 @@ def draw(state, emotions):
         return no_update, no_update, True, _problem(state), status, ""
     if not state["counts"]:
         return no_update, no_update, True, _nothing_in_range(state), status, ""
-    shown = [e for e in EMOTIONS if emotions is None or e in emotions]
+    labels = live.labels_of(state)
+    shown = [e for e in labels if emotions is None or e in emotions]
     if not shown:
-        return no_update, no_update, True, _no_emotion(), status, ""
-    timeline = figures.timeline_figure(state["counts"], state["bucket"], state["range"], shown)
-    distribution = figures.distribution_figure(live.totals(state), shown)
-    ticked = None if len(shown) == len(EMOTIONS) else tuple(shown)
+        return no_update, no_update, True, _no_emotion(labels), status, ""
+    colours = colours_for(labels)
+    timeline = figures.timeline_figure(state["counts"], state["bucket"], state["range"], shown, colours)
+    distribution = figures.distribution_figure(live.totals(state), shown, colours)
+    ticked = None if len(shown) == len(labels) else tuple(shown)
     export = "/history/export.csv?" + live.filters_to_query(
         dataclasses.replace(live.filters_from(state), emotions=ticked))
     return timeline, distribution, False, None, status, export
@@ -262,7 +325,8 @@ def sessions_table(state):
         rows = queries.session_table(connection, live.filters_from(state))
     finally:
         connection.close()
-    return _table(rows) if rows else html.P("No session in this range.", className="text-muted")
+    return _table(rows, colours_for(live.labels_of(state))) if rows else \
+        html.P("No session in this range.", className="text-muted")
 
 
 def _status_line(state: dict) -> str:
@@ -293,8 +357,9 @@ def _problem(state: dict) -> dbc.Alert:
                      color="warning", id="history-empty")
 
 
-def _no_emotion() -> dbc.Alert:
-    return dbc.Alert("No emotion is ticked: tick one or more to see their share of all faces.",
+def _no_emotion(labels) -> dbc.Alert:
+    word = _labels_word(labels)
+    return dbc.Alert(f"No {word[:-1]} is ticked: tick one or more to see their share of all faces.",
                      color="secondary", id="history-none")
 
 
@@ -305,7 +370,7 @@ def _nothing_in_range(state: dict) -> dbc.Alert:
                       " Choose “Everything” to see all of it."], color="secondary", id="history-none")
 
 
-def _table(rows: list[dict]) -> html.Table:
+def _table(rows: list[dict], colours: dict[str, str]) -> html.Table:
     header = html.Thead(html.Tr([html.Th(h) for h in ("Session", "Device", "Labels", "Started", "Duration", "Frames",
                                                       "Face in frame", "Faces", "Mostly", "Outages", "Status")]))
     body = html.Tbody([html.Tr([
@@ -314,16 +379,17 @@ def _table(rows: list[dict]) -> html.Table:
         html.Td(_when(r["started_at"])),
         html.Td(_duration(r["duration"]) + (" of video" if r["kind"] == "file" else "")),
         html.Td(f"{r['frames']:,}"), html.Td("—" if r["face_share"] is None else f"{r['face_share']:.0%}"),
-        html.Td(f"{r['faces']:,}"), html.Td(_emotion_badge(r["dominant"])),
+        html.Td(f"{r['faces']:,}"), html.Td(_emotion_badge(r["dominant"], colours)),
         html.Td(_outages(r)), html.Td(r["status"]),
     ]) for r in rows])
     return html.Table([header, body], className="table table-sm table-hover align-middle mb-0 text-nowrap")
 
 
-def _emotion_badge(emotion: str | None):
+def _emotion_badge(emotion: str | None, colours: dict[str, str]):
     if emotion is None:
         return "—"
-    return html.Span([html.Span(className="emotion-dot", style={"backgroundColor": COLOURS[emotion]}), emotion])
+    return html.Span([html.Span(className="emotion-dot", style={"backgroundColor": colours.get(emotion, "#6c757d")}),
+                      emotion])
 
 
 def _outages(row: dict) -> str:

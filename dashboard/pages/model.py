@@ -1,5 +1,6 @@
-"""Model page: the report of the model that uploads are recognised with (the shipped one unless
-`--model` names another), so users know how far to trust what it says."""
+"""Model page: the label set and the report of the model that uploads are recognised with (the shipped
+one unless `--model` names another, such as one made by `teach`), so users know what it tells apart
+and how far to trust what it says."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from dashboard import figures
 from dashboard.context import model_path
 from dashboard.report import CrossDomain, ModelReport, read_report
 from model.classifier import DEFAULT_MODEL
+from model.errors import ModelFileError
+from model.labels import is_emotions
 from model.provenance import model_identity, moodlog_version
 from model.report import crossdomain_meaning, measured_line
 
@@ -20,19 +23,33 @@ dash.register_page(__name__, path="/model", name="Model", title="Moodlog · Mode
 def layout(**_query) -> html.Div:
     """Read the report on every visit: training rewrites it while the dashboard runs."""
     report = read_report(model_path())
-    return html.Div([html.H1("Model", className="h3"), _model_line(report), _metric_cards(report.metrics),
-                     _recall_chart(report.recall), _crossdomain_card(report.crossdomain), _report_body(report)])
+    return html.Div([html.H1("Model", className="h3"), _model_line(report), _labels_line(report),
+                     _metric_cards(report.metrics), _recall_chart(report.recall, report.labels),
+                     _crossdomain_card(report.crossdomain), _report_body(report)])
 
 
-def _recall_chart(recall: dict[str, float]):
-    """How often each emotion is recognised when it is the true one: where to trust the model."""
+def _labels_line(report: ModelReport):
+    """What the model tells apart: the seven emotions, or the labels it was taught."""
+    if report.model_size is None:
+        return None
+    if report.labels_problem:
+        return dbc.Alert(report.labels_problem, color="warning", id="model-labels")
+    kind = "the seven FER2013 emotions" if is_emotions(report.labels) else f"{len(report.labels)} taught labels"
+    return html.P([f"It tells apart {kind}: ", html.Span(", ".join(report.labels), className="fw-semibold")],
+                  id="model-labels")
+
+
+def _recall_chart(recall: dict[str, float], labels):
+    """How often each label is recognised when it is the true one: where to trust the model."""
     if not recall:
         return None
+    word = "emotion" if is_emotions(labels) else "label"
+    title = "Recall per emotion (FER2013 test)" if is_emotions(labels) else "Recall per label (test split)"
     return dbc.Card(dbc.CardBody([
-        html.H2("Recall per emotion (FER2013 test)", className="h6"),
-        html.P("The share of faces showing each emotion that the model labels correctly.",
+        html.H2(title, className="h6"),
+        html.P(f"The share of faces showing each {word} that the model labels correctly.",
                className="small text-muted mb-1"),
-        dcc.Graph(figure=figures.recall_figure(recall), config=figures.STATIC_CONFIG, id="model-recall")]),
+        dcc.Graph(figure=figures.recall_figure(recall, labels), config=figures.STATIC_CONFIG, id="model-recall")]),
         className="mb-3")
 
 
@@ -75,7 +92,11 @@ def _model_line(report: ModelReport) -> html.P:
         return dbc.Alert(f"No model file at {report.model_file}: train one with python app.py train.",
                          color="warning")
     shown = report.model_file.name if report.model_file == DEFAULT_MODEL else report.model_file
-    identity = model_identity(report.model_file)
+    try:
+        identity = model_identity(report.model_file)
+    except ModelFileError:   # an unreadable label set: _labels_line says so
+        return html.P(f"{shown}: {report.model_size / 1e6:.1f} MB.", className="text-muted text-break",
+                      id="model-identity")
     trained = f", trained {identity.trained.replace('T', ' ')}" if identity.trained else ""
     # text-break: a model's path has no spaces to wrap at, and on a phone it would widen the whole page.
     # The content hash and training date are what each session records (sessions.model_sha256), so a
@@ -101,6 +122,10 @@ def _metric_cards(metrics: dict) -> dbc.Row:
 
 
 def _report_body(report: ModelReport):
+    if report.markdown is None and not is_emotions(report.labels):
+        return dbc.Alert([f"No report beside {report.model_file.name}: REPORT.md is written next to a taught model "
+                          "when teaching finishes (", html.Code("python app.py teach"), "). Until then, treat its "
+                          "labels as rough."], color="info", id="model-no-report")
     if report.markdown is None:
         return dbc.Alert(["No report yet: REPORT.md is written next to the model when training finishes "
                           "(", html.Code("python app.py train"), "). Until then, treat its emotions as rough."],

@@ -1,4 +1,5 @@
-"""Recognize page: drop a photo, get every face boxed with its emotion probabilities."""
+"""Recognize page: drop a photo, get every face boxed with its probabilities over the model's labels
+(the seven emotions, or those a taught model was taught), in their colours."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dashboard import figures
 from dashboard.context import preload_recognizer, recognizer
 from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
-from model.labels import COLOURS
+from model.labels import colours_for
 from model.recognizer import MIN_FACE, TOO_SMALL
 
 dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=2)
@@ -153,9 +154,9 @@ def _summary(found: int, classified: int, analysis, filename: str | None) -> dbc
 
 
 def _face_card(face: dict) -> dbc.Card:
-    """A face's thumbnail, its verdict in its emotion's colour, and its probability bars."""
+    """A face's thumbnail, its verdict in its label's colour, and its probability bars."""
     emotion = face["emotion"]
-    colour = COLOURS.get(emotion, "#6c757d")
+    colour = colours_for(face["probabilities"]).get(emotion, "#6c757d") if face["probabilities"] else "#6c757d"
     title = f"Face {face['number']}: {emotion} {face['confidence']:.0%}" if emotion else \
         f"Face {face['number']}: not classified ({face['status']})"
     header = html.Div([html.Img(src=face["thumbnail"], className="face-thumb me-3", alt=f"face {face['number']}"),

@@ -1,7 +1,11 @@
 """Sessions page: compare sessions as a study does. A summary table per session (labels, duration,
 faces, mean probability and share of each emotion, valence, outages), one session's curves on its
 own time with markers, outages and uncertain readings, its segments between markers, and several
-sessions overlaid on time since their start. Filter by session labels and by track (person)."""
+sessions overlaid on time since their start. Filter by session labels and by track (person).
+
+Each session is shown in the labels of the model that made it (the seven emotions, or a taught
+label set, which has no valence): the summary has one table per label set, and only sessions of
+the chosen session's label set are overlaid."""
 
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ import sqlite3
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from capture.status import command_hint, db_option
 from dashboard import localtime, queries, session_figures, sessions
 from dashboard.context import db_path
 from dashboard.queries import LogUnavailable
-from model.labels import EMOTIONS
+from model.labels import EMOTIONS, is_emotions
 
 dash.register_page(__name__, path="/sessions", name="Sessions", title="Moodlog · Sessions", order=1)
 
@@ -74,9 +78,9 @@ def layout(**_query) -> html.Div:
             dbc.Row([dbc.Col(html.H2(["Sessions side by side ", html.Small("(time since each one's start)",
                                                                           className="text-muted fw-normal")],
                                      className="h6"), md=6),
-                     dbc.Col(dbc.Select(id="sessions-measure", value="valence",
-                                        options=[{"label": "valence", "value": "valence"}] +
-                                                [{"label": f"mean P({e})", "value": e} for e in EMOTIONS]), md=6)]),
+                     dbc.Col(dbc.Select(id="sessions-measure", value="valence", options=measure_options(EMOTIONS)),
+                             md=6)]),
+            html.Div(id="sessions-overlay-note"),
             dcc.Graph(id="sessions-overlay", config={"displaylogo": False, "responsive": True})])),
     ])
 
@@ -116,7 +120,19 @@ def summary(labels_text, chosen):
         return None, [], None, "", dbc.Alert(note, color="secondary")
     options = [{"label": f"#{r.id} · {_labels(r.labels) or r.device}", "value": r.id} for r in rows]
     value = chosen if chosen in {r.id for r in rows} else rows[0].id
-    return _table(rows), options, value, "data:text/csv;charset=utf-8," + _quote(summary_csv(rows)), None
+    return _tables(rows), options, value, "data:text/csv;charset=utf-8," + _quote(summary_csv(rows)), None
+
+
+def measure_options(labels) -> list[dict]:
+    """What the overlay can show for sessions of `labels`: valence (seven emotions only) and each label's mean."""
+    valence = [{"label": "valence", "value": "valence"}] if is_emotions(labels) else []
+    return valence + [{"label": f"mean P({e})", "value": e} for e in labels]
+
+
+def _label_sets_in_order(rows) -> list[tuple[str, ...]]:
+    """The label sets of summary rows, the seven emotions first, then in the order of the rows."""
+    found = list(dict.fromkeys(r.label_set for r in rows))
+    return sorted(found, key=lambda labels: not is_emotions(labels))
 
 
 def _labels(labels: dict) -> str:
@@ -132,17 +148,23 @@ def _quote(text: str) -> str:
 def summary_csv(rows) -> str:
     """The summary table as CSV: one row per session, local start time with its UTC offset,
     a column per label name (label_NAME, as in the History export, so a label called "session"
-    cannot shadow a column), shares and means 0-1."""
+    cannot shadow a column), shares and means 0-1. Where a session was made with a taught label
+    set, a `label_set` column (JSON list) says which labels each row's mean_/share_ columns are,
+    and a label missing from a row's set is left empty (never summed with another set's)."""
     names = sorted({name for r in rows for name in r.labels})
+    sets = _label_sets_in_order(rows)
+    classes = list(dict.fromkeys(label for labels in sets for label in labels)) if rows else list(EMOTIONS)
+    which = ["label_set"] if any(not is_emotions(labels) for labels in sets) else []
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["session", "device", "kind", *[f"label_{n}" for n in names], "note", "started", "duration_s", "face_share", "faces",
-                     *[f"mean_{e}" for e in EMOTIONS], *[f"share_{e}" for e in EMOTIONS], "valence", "outages",
+                     *which, *[f"mean_{e}" for e in classes], *[f"share_{e}" for e in classes], "valence", "outages",
                      "outage_s", "reconnects", "markers", "version", "model_sha256", "settings"])
     for r in rows:
+        own = [json.dumps(list(r.label_set), ensure_ascii=False)] if which else []
         writer.writerow([r.id, r.device, r.kind, *[r.labels.get(n, "") for n in names], r.note or "",
-                         localtime.iso(r.started_at), _round(r.duration), _round(r.face_share), r.faces,
-                         *[_round(r.mean.get(e)) for e in EMOTIONS], *[_round(r.share.get(e)) for e in EMOTIONS],
+                         localtime.iso(r.started_at), _round(r.duration), _round(r.face_share), r.faces, *own,
+                         *[_round(r.mean.get(e)) for e in classes], *[_round(r.share.get(e)) for e in classes],
                          _round(r.valence), r.outages, _round(r.outage_seconds), r.reconnects, r.markers,
                          r.version or "", r.model_sha256 or "", json.dumps(r.settings, sort_keys=True)])
     return out.getvalue()
@@ -152,8 +174,24 @@ def _round(value, digits: int = 4):
     return "" if value is None else round(value, digits)
 
 
-def _table(rows) -> html.Table:
-    head = ["Session", "Labels", "Started", "Duration", "Face in frame", "Faces", *EMOTIONS, "Valence", "Outages"]
+def _tables(rows):
+    """One summary table per label set: the seven emotions' (id sessions-table) as before, then one
+    per taught label set under a heading naming its labels."""
+    sets = _label_sets_in_order(rows)
+    if len(sets) == 1 and is_emotions(sets[0]):
+        return _table(rows, EMOTIONS, "sessions-table")
+    parts = []
+    for number, labels in enumerate(sets):
+        table_id = "sessions-table" if number == 0 else f"sessions-table-{number + 1}"
+        heading = "The seven emotions" if is_emotions(labels) else "Labels: " + ", ".join(labels)
+        parts += [html.H3(heading, className="h6 mt-3 mb-1 sessions-label-set"),
+                  _table([r for r in rows if r.label_set == labels], labels, table_id)]
+    return html.Div(parts)
+
+
+def _table(rows, labels, table_id: str) -> html.Table:
+    """Sessions of one label set, a column per label (mean probability · share of readings)."""
+    head = ["Session", "Labels", "Started", "Duration", "Face in frame", "Faces", *labels, "Valence", "Outages"]
     body = []
     for r in rows:
         cells = [html.Td(f"#{r.id}", title=r.device), html.Td(_labels(r.labels) or "—", title=r.note or ""),
@@ -161,13 +199,14 @@ def _table(rows) -> html.Table:
                  html.Td(session_figures.clock(r.duration) if r.duration is not None else "—"),
                  html.Td("—" if r.face_share is None else f"{r.face_share:.0%}"), html.Td(f"{r.faces:,}")]
         cells += [html.Td("—" if not r.mean else f"{r.mean[e]:.2f} · {r.share[e]:.0%}",
-                          title=f"mean probability of {e} · share of readings whose top emotion is {e}")
-                  for e in EMOTIONS]
+                          title=f"mean probability of {e} · share of readings whose top label is {e}")
+                  for e in labels]
         cells.append(html.Td("—" if r.valence is None else f"{r.valence:+.2f}"))
         cells.append(html.Td(f"{r.outages} ({session_figures.clock(r.outage_seconds)})" if r.outages else "0"))
         body.append(html.Tr(cells))
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
-                      className="table table-sm table-hover align-middle mb-0 text-nowrap", id="sessions-table")
+                      className="table table-sm table-hover align-middle mb-0 text-nowrap sessions-summary-table",
+                      id=table_id)
 
 
 @callback(Output("sessions-track", "options"), Output("sessions-track", "value"), Input("sessions-one", "value"))
@@ -205,54 +244,98 @@ def one_session(session_id, track, bucket):
         pieces = sessions.segments(connection, session_id) if marks else []
     finally:
         connection.close()
-    figure = session_figures.intensity_figure(curves, EMOTIONS, marks, outages, duration)
+    figure = session_figures.intensity_figure(curves, curves.labels, marks, outages, duration)
     if not pieces:
         hint = command_hint("markers", "FILE.csv", "--session", str(session_id), *db_option(db_path()))
         return figure, html.P(["No markers in this session: add them from a CSV with ", html.Code(hint),
                                ", or during live capture."], className="text-muted small mb-0"), ""
-    return figure, _segments_table(pieces), "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces))
+    return (figure, _segments_table(pieces, curves.labels),
+            "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces, curves.labels)))
 
 
-def segments_csv(session_id: int, pieces) -> str:
+def segments_csv(session_id: int, pieces, labels=EMOTIONS) -> str:
     """A session's segments between markers as CSV: from/to in seconds since its start (media time),
-    the marker that opens each, faces, mean probability and share per emotion, valence."""
+    the marker that opens each, faces, mean probability and share per label of its set, valence."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["session", "from_s", "to_s", "marker", "faces", *[f"mean_{e}" for e in EMOTIONS],
-                     *[f"share_{e}" for e in EMOTIONS], "valence"])
+    writer.writerow(["session", "from_s", "to_s", "marker", "faces", *[f"mean_{e}" for e in labels],
+                     *[f"share_{e}" for e in labels], "valence"])
     for p in pieces:
         writer.writerow([session_id, _round(p.start, 3), _round(p.end, 3), p.label, p.faces,
-                         *[_round(p.mean.get(e)) for e in EMOTIONS], *[_round(p.share.get(e)) for e in EMOTIONS],
+                         *[_round(p.mean.get(e)) for e in labels], *[_round(p.share.get(e)) for e in labels],
                          _round(p.valence)])
     return out.getvalue()
 
 
-def _segments_table(pieces) -> html.Table:
-    head = ["From", "To", "Marker", "Faces", *EMOTIONS, "Valence"]
+def _segments_table(pieces, labels=EMOTIONS) -> html.Table:
+    head = ["From", "To", "Marker", "Faces", *labels, "Valence"]
     rows = [html.Tr([html.Td(session_figures.clock(p.start)), html.Td("end" if p.end is None else
                                                                     session_figures.clock(p.end)),
                      html.Td(p.label), html.Td(f"{p.faces:,}"),
-                     *[html.Td("—" if not p.mean else f"{p.mean[e]:.2f} · {p.share[e]:.0%}") for e in EMOTIONS],
+                     *[html.Td("—" if not p.mean else f"{p.mean[e]:.2f} · {p.share[e]:.0%}") for e in labels],
                      html.Td("—" if p.valence is None else f"{p.valence:+.2f}")]) for p in pieces]
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
                       className="table table-sm align-middle mb-0 text-nowrap", id="sessions-segments-table")
 
 
-@callback(Output("sessions-overlay", "figure"), Input("sessions-one", "options"), Input("sessions-measure", "value"),
-          Input("sessions-bucket", "value"))
-def overlay(options, measure, bucket):
-    """Up to MOST_OVERLAID of the listed sessions on time since their start."""
-    if not options:
-        return {"data": [], "layout": {}}
+@callback(Output("sessions-measure", "options"), Output("sessions-measure", "value"),
+          Input("sessions-one", "value"), State("sessions-measure", "options"), State("sessions-measure", "value"))
+def measure_choices(session_id, shown, measure):
+    """The overlay's measures follow the chosen session's label set; unchanged (nothing sent, no
+    redraw) while it stays the same."""
+    labels = _label_set_of(session_id)
+    options = measure_options(labels)
+    if options == shown:
+        return no_update, no_update
+    return options, measure if measure in {o["value"] for o in options} else options[0]["value"]
+
+
+def _label_set_of(session_id) -> tuple[str, ...]:
+    if session_id is None:
+        return EMOTIONS
     try:
         connection = _connect()
     except LogUnavailable:
-        return {"data": [], "layout": {}}
+        return EMOTIONS
     try:
-        chosen = sessions.summaries(connection, [o["value"] for o in options[:MOST_OVERLAID]])
-        longest = max((r.duration or 0.0 for r in chosen), default=0.0)
-        curves = [(o["label"], sessions.series(connection, o["value"], step_for(bucket, longest)))
-                  for o in options[:MOST_OVERLAID]]
+        return sessions.label_sets_of(connection, [session_id]).get(session_id, EMOTIONS)
     finally:
         connection.close()
-    return session_figures.overlay_figure(curves, measure or "valence")
+
+
+@callback(Output("sessions-overlay", "figure"), Output("sessions-overlay-note", "children"),
+          Input("sessions-one", "options"), Input("sessions-measure", "value"), Input("sessions-measure", "options"),
+          Input("sessions-bucket", "value"), State("sessions-one", "value"))
+def overlay(options, measure, _measures, bucket, session_id):
+    """Up to MOST_OVERLAID of the listed sessions on time since their start: those of the chosen
+    session's label set, never sessions of different label sets together."""
+    if not options:
+        return {"data": [], "layout": {}}, None
+    try:
+        connection = _connect()
+    except LogUnavailable:
+        return {"data": [], "layout": {}}, None
+    try:
+        sets = sessions.label_sets_of(connection, [o["value"] for o in options])
+        labels = sets.get(session_id) or sets.get(options[0]["value"], EMOTIONS)
+        alike = [o for o in options if sets.get(o["value"]) == labels]
+        chosen = sessions.summaries(connection, [o["value"] for o in alike[:MOST_OVERLAID]])
+        longest = max((r.duration or 0.0 for r in chosen), default=0.0)
+        curves = [(o["label"], sessions.series(connection, o["value"], step_for(bucket, longest)))
+                  for o in alike[:MOST_OVERLAID]]
+    finally:
+        connection.close()
+    offered = [o["value"] for o in measure_options(labels)]
+    figure = session_figures.overlay_figure(curves, measure if measure in offered else offered[0])
+    return figure, _overlay_note(labels, len(options) - len(alike))
+
+
+def _overlay_note(labels, others: int):
+    """Why some listed sessions are not overlaid: they were made with another label set."""
+    if not others:
+        return None
+    shown = "the seven emotions" if is_emotions(labels) else "the labels " + ", ".join(labels)
+    return html.P(f"Only sessions made with {shown} (the chosen session's) are overlaid; {others} listed "
+                  f"session{'s' if others > 1 else ''} of other label sets {'are' if others > 1 else 'is'} not, "
+                  "as their measures cannot be compared. Choose one of them above to overlay its label set.",
+                  className="small text-muted mb-1", id="sessions-overlay-mixed")

@@ -7,17 +7,22 @@ import os
 import time
 from pathlib import Path
 
-from capture.log import LogWriter, open_log, start_session
+from capture.log import LogWriter, SessionDetails, open_log, start_session
 from model.labels import EMOTIONS
 
 # 2023-11-14 22:13:20 UTC: not on a minute boundary, so the rollup's edge handling is exercised.
 BASE = 1_700_000_000.0
 
 
-def one_hot(emotion: str, confidence: float = 0.9) -> list[float]:
-    """Probabilities where `emotion` wins with `confidence` and the rest share what is left."""
-    rest = (1 - confidence) / (len(EMOTIONS) - 1)
-    return [confidence if name == emotion else rest for name in EMOTIONS]
+# A taught label set that shares a label ("neutral") with the emotions, so that summing the two
+# would show.
+TAUGHT = ("teeth", "closed smile", "neutral")
+
+
+def one_hot(emotion: str, confidence: float = 0.9, labels=EMOTIONS) -> list[float]:
+    """Probabilities over `labels` where `emotion` wins with `confidence` and the rest share what is left."""
+    rest = (1 - confidence) / (len(labels) - 1)
+    return [confidence if name == emotion else rest for name in labels]
 
 
 def write_session(db, device: str, rows: list[tuple[float, str]], *, started_at: float | None = None,
@@ -41,6 +46,42 @@ def write_session(db, device: str, rows: list[tuple[float, str]], *, started_at:
             db.execute("UPDATE sessions SET started_at = ?, ended_at = ? WHERE id = ?",
                        [started_at, ended_at if close else None, session_id])
     return session_id
+
+
+def write_taught_session(db, device: str, rows: list[tuple[float, str]], labels=TAUGHT, *, started_at: float,
+                         ended_at: float | None = None, participant: str = "P09") -> int:
+    """Log `(ts, label)` rows of a taught model (one face per frame, media time from `started_at`)
+    as a file session labelled participant=`participant`; returns its id. Left running when
+    `ended_at` is None."""
+    details = SessionDetails(kind="file", label_set=tuple(labels), labels={"participant": participant})
+    session_id = start_session(db, device=device, model="taught", detector="haar", details=details,
+                               started_at=started_at)
+    writer = LogWriter(db, session_id, labels=tuple(labels))
+    for frame, (ts, label) in enumerate(rows):
+        writer.add(ts, frame, 0, (10, 20, 30, 40), one_hot(label, 0.8, labels), track=1, media_time=ts - started_at)
+    writer.update_counters(frames_analysed=len(rows))
+    if ended_at is None:
+        writer.flush()
+    else:
+        writer.close("finished", ended_at=ended_at)
+    return session_id
+
+
+def mixed_log(path: Path):
+    """A seven-emotion session and a taught-label session; returns (path, emotion id, taught id).
+
+    Emotions (device "0"): 15 faces from BASE, one every 2 s: 10 happy then 5 neutral.
+    Taught (device "clip.mp4", labels TAUGHT): 20 faces from BASE + 100, one every 2 s: 12 teeth,
+    6 closed smile, 2 neutral.
+    """
+    db = open_log(path)
+    emotion_rows = [(BASE + 2 * i, "happy" if i < 10 else "neutral") for i in range(15)]
+    emotions = write_session(db, "0", emotion_rows, started_at=BASE, ended_at=BASE + 60)
+    taught_rows = [(BASE + 100 + 2 * i, "teeth" if i < 12 else "closed smile" if i < 18 else "neutral")
+                   for i in range(20)]
+    taught = write_taught_session(db, "clip.mp4", taught_rows, started_at=BASE + 100, ended_at=BASE + 160)
+    db.close()
+    return path, emotions, taught
 
 
 def known_log(path: Path):

@@ -1,0 +1,156 @@
+"""`teach` on real portraits: a model with the right labels and a report, used by predict, evaluate and
+start; and clear messages for inputs it cannot teach from."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+LABELS = {"teeth": ("happy", "-HO."), "closed smile": ("happy", "-HC."), "neutral": ("neutral", "")}
+PER_LABEL = 6
+
+
+def app(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def teaching_folder(root, face_photos, labels=LABELS, per_label=PER_LABEL):
+    """root/<label>/ of links to the first CFD portraits of each kind (never copies of the shared data)."""
+    for label, (emotion, needle) in labels.items():
+        (root / label).mkdir(parents=True)
+        photos = sorted(p for p in (face_photos / "cfd" / emotion).iterdir() if needle in p.name)[:per_label]
+        for photo in photos:
+            (root / label / photo.name).symlink_to(photo)
+    return root
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory, face_photos):
+    """One real `app.py teach` run on 18 CFD portraits, shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("teach")
+    photos = teaching_folder(root / "smiles", face_photos)
+    result = app("teach", str(photos), "--out", str(root / "out" / "smiles"), "--person", r"^(CFD-\w+?-\d+)", "--quiet")
+    assert result.returncode == 0, result.stderr
+    return root / "out" / "smiles", result
+
+
+def test_teach_writes_a_model_with_its_labels_a_report_and_an_int8_file(taught):
+    from model.classifier import EmotionClassifier
+    from model.labels import model_labels
+
+    out, result = taught
+    model = out / "smiles.keras"
+    assert model_labels(model) == ("closed smile", "neutral", "teeth")      # sorted folder names
+    assert len(list(out.glob("smiles-*.int8.tflite"))) == 1
+    report = (out / "REPORT.md").read_text()
+    assert "5-fold cross-validation" in report and "grouped by person" in report
+    for label in ("closed smile", "neutral", "teeth"):
+        assert f"| {label} | {PER_LABEL} | {PER_LABEL} |" in report
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["faces"] == {"closed smile": 6, "neutral": 6, "teeth": 6}
+    assert 0.0 <= metrics["cross_validation"]["accuracy"] <= 1.0
+    assert (out / "confusion.png").stat().st_size > 10_000
+    assert "cross-validated accuracy" in result.stdout
+    classifier = EmotionClassifier(model)
+    assert classifier.labels == ("closed smile", "neutral", "teeth")
+
+
+def test_a_taught_model_reads_a_real_photo_through_predict(taught, face_photos):
+    out, _ = taught
+    photo = sorted((face_photos / "cfd" / "happy").glob("*-HO.jpg"))[-1]      # not among the taught photos
+    result = app("predict", str(photo), "--model", str(out / "smiles.keras"), "--json")
+    assert result.returncode == 0, result.stderr
+    face = json.loads(result.stdout)[0]["faces"][0]
+    assert set(face["probabilities"]) == {"closed smile", "neutral", "teeth"}
+    assert face["emotion"] in face["probabilities"]
+    assert abs(sum(face["probabilities"].values()) - 1) < 0.01
+
+
+def test_start_with_a_taught_model_logs_its_labels(taught, face_photos, tmp_path):
+    out, _ = taught
+    video = face_photos / "videos" / "huimiang_1543684773.avi"
+    db = tmp_path / "log.db"
+    result = app("start", str(video), "--model", str(out / "smiles.keras"), "--db", str(db), "--quiet")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db) as connection:
+        label_set, model = connection.execute("SELECT label_set, model FROM sessions").fetchone()
+        rows = connection.execute("SELECT emotion, probabilities, happy FROM detections").fetchall()
+    assert json.loads(label_set) == ["closed smile", "neutral", "teeth"]
+    assert model.startswith("smiles.keras")
+    assert len(rows) > 50
+    for emotion, probabilities, happy in rows:
+        by_label = json.loads(probabilities)
+        assert set(by_label) == {"closed smile", "neutral", "teeth"} and happy is None
+        assert emotion == max(by_label, key=by_label.get)
+
+
+def test_evaluate_reads_a_taught_model_in_its_own_labels_and_refuses_fer2013(taught, tmp_path, face_photos, fer2013):
+    out, _ = taught
+    held_out = tmp_path / "held"
+    for label, (emotion, needle) in LABELS.items():
+        (held_out / label).mkdir(parents=True)
+        for photo in sorted(p for p in (face_photos / "cfd" / emotion).iterdir() if needle in p.name)[-3:]:
+            (held_out / label / photo.name).symlink_to(photo)
+    result = app("evaluate", "--data", str(held_out), "--model", str(out / "smiles.keras"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "| closed smile | 3 |" in result.stdout and "faces read in 9 of 9 photos" in result.stdout
+    refused = app("evaluate", "--data", str(fer2013), "--model", str(out / "smiles.keras"))
+    assert refused.returncode == 2
+    assert "not labels of the model" in refused.stderr and "closed smile, neutral, teeth" in refused.stderr
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO.")}),
+     "a label set needs at least two labels"),
+    (lambda root, photos: (teaching_folder(root, photos, {"teeth": ("happy", "-HO.")}), (root / "neutral").mkdir()),
+     "label(s) neutral hold no photos"),
+    (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")},
+                                          per_label=1),
+     "teach needs at least 5 per label"),
+    (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO."), "bad.name": ("neutral", "")}),
+     "'bad.name' cannot be a label name"),
+])
+def test_inputs_teach_cannot_use_get_a_clear_message(tmp_path, face_photos, make, message):
+    make(tmp_path / "photos", face_photos)
+    result = app("teach", str(tmp_path / "photos"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_photos_without_a_face_are_dropped_and_named(tmp_path, face_photos):
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    for scene in sorted((face_photos / "nonface").iterdir())[:3]:
+        (photos / "neutral" / scene.name).symlink_to(scene)
+    (photos / "neutral" / "notes.jpg").write_text("not an image")
+    for photo in list((photos / "teeth").iterdir())[2:]:
+        photo.unlink()                                   # teeth: 2 faces, too few
+    result = app("teach", str(photos), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "teeth has 2" in result.stderr and "dropped 4 photo(s)" in result.stderr
+    assert "neutral/notes.jpg: not an image" in result.stderr and "no readable face" in result.stderr
+
+
+def test_label_names_cannot_escape_or_break_anything():
+    from model.labels import LabelError, check_label, check_label_set
+
+    for bad in ("../x", "..", "a/b", "", " ", ".hidden", "x" * 41, "a\nb", "_x"):
+        with pytest.raises(LabelError):
+            check_label(bad)
+    assert check_label(" closed smile ") == "closed smile"
+    assert check_label("süß-1") == "süß-1"
+    with pytest.raises(LabelError, match="must differ"):
+        check_label_set(["Smile", "smile"])
+
+
+def test_teach_refuses_to_overwrite_the_shipped_model(tmp_path, face_photos):
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    result = app("teach", str(photos), "--out", "model/weights/mine")
+    assert result.returncode == 2 and "would overwrite the shipped model" in result.stderr

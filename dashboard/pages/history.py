@@ -106,12 +106,13 @@ def refresh_choices(_tick, mark, key, shown_sets):
     if now is None or now == mark:
         return (no_update,) * 6
     sets = _read_log(queries.label_sets) or []
-    choices = _session_choices(live.chosen_label_set(sets, key))
+    counted = live.chosen_label_set(sets, key)
+    choices = _session_choices(counted)
+    menus = _session_options(choices), _device_options(choices), now
     options = _label_set_options(sets)
     if options == shown_sets:
-        return _session_options(choices), _device_options(choices), now, no_update, no_update, no_update
-    chosen = live.chosen_label_set(sets, key) or EMOTIONS
-    return _session_options(choices), _device_options(choices), now, options, len(sets) < 2, live.label_set_key(chosen)
+        return *menus, no_update, no_update, no_update
+    return *menus, options, len(sets) < 2, live.label_set_key(counted or EMOTIONS)
 
 
 @callback(Output("history-emotions", "options"), Output("history-emotions", "value"),

@@ -289,3 +289,27 @@ def test_the_model_page_shows_the_seven_emotions_of_the_shipped_model(mixed):
     with app.server.test_request_context("/model"):
         shown = sys.modules["pages.model"].layout()
     assert "the seven FER2013 emotions" in _text(_find(shown, "model-labels"))
+
+
+def test_a_log_of_one_taught_set_is_charted_and_exported_in_its_labels(tmp_path):
+    from logdata import write_taught_session
+
+    path = tmp_path / "taught-only.db"
+    db = open_log(path)
+    write_taught_session(db, "v.mp4", [(BASE + i, "teeth" if i < 3 else "neutral") for i in range(5)],
+                         started_at=BASE, ended_at=BASE + 5)
+    db.close()
+    state = counted(path)
+    assert live.labels_of(state) == TAUGHT and live.totals(state) == {"teeth": 3, "closed smile": 0, "neutral": 2}
+    rows = export(path)
+    assert len(rows) == 5 and "teeth" in rows[0] and "angry" not in rows[0]
+
+
+def test_a_seven_emotion_log_is_queried_without_any_label_set_condition(tmp_path):
+    """The fast path of big logs stays as it was: no condition on the sessions' label sets."""
+    path, _ = known_log(tmp_path / "known.db")
+    connection = queries.connect(path)
+    filters = live.resolve_filters(connection, "all", None, None, None, None, list(EMOTIONS), BASE + 1000,
+                                   live.label_set_key(EMOTIONS))
+    assert filters == Filters() and filters.conditions() == ([], [])
+    assert "label_set" not in live.filters_to_query(filters)

@@ -88,6 +88,22 @@ def test_start_with_a_taught_model_logs_its_labels(taught, face_photos, tmp_path
         by_label = json.loads(probabilities)
         assert set(by_label) == {"closed smile", "neutral", "teeth"} and happy is None
         assert emotion == max(by_label, key=by_label.get)
+    # the dashboard's queries read the session in its own labels
+    from dashboard import queries
+
+    connection = queries.connect(db)
+    try:
+        taught_labels = ("closed smile", "neutral", "teeth")
+        assert queries.label_sets(connection) == [taught_labels]
+        columns = queries.export_columns(connection, taught_labels)
+        assert {"closed smile", "neutral", "teeth"} <= set(columns) and "happy" not in columns
+        exported = list(queries.export_rows(connection, queries.Filters(label_set=taught_labels),
+                                            columns))
+        assert len(exported) == len(rows)
+        first = dict(zip(columns, exported[0]))
+        assert abs(first["closed smile"] + first["neutral"] + first["teeth"] - 1) < 0.01
+    finally:
+        connection.close()
 
 
 def test_evaluate_reads_a_taught_model_in_its_own_labels_and_refuses_fer2013(taught, tmp_path, face_photos, fer2013):

@@ -13,7 +13,7 @@ For each task, on the same faces (found once, as `teach` finds them) and the sam
 - with only 20 photos per label (cfd-smiles), repeated draws: mean and spread;
 - end to end: `python app.py teach` on 100 CFD photos as a user runs it, wall clock, median of runs.
 
-Usage: python bench/teach.py [--repeats 10] [--runs 3] [--skip-slow]
+Usage: python bench/teach.py [--repeats 10] [--scratch-draws 5] [--runs 3] [--skip-slow] [--tasks cfd-smiles,yale]
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def subsampled(taught, features, mirrored, args) -> None:
     from model.training.teach import fold_splits
 
     for per_label in (20, 10):
-        results = []
+        results, from_scratch = [], []
         for repeat in range(args.repeats):
             rng = np.random.default_rng(100 + repeat)
             picks = np.concatenate([rng.choice(np.flatnonzero(taught.targets == i), per_label, replace=False)
@@ -170,10 +170,16 @@ def subsampled(taught, features, mirrored, args) -> None:
             splits = fold_splits(sub.targets, sub.people, 5, args.seed + repeat)
             probabilities = transfer(features[picks], mirrored[picks], sub, splits, args.seed)
             results.append(scored(sub.targets, probabilities, sub.labels)[:2])
-        accuracy, f1 = np.asarray(results).T
-        print(f"{per_label} photos per label, {args.repeats} draws: accuracy median {np.median(accuracy):.3f} "
-              f"(min {accuracy.min():.3f}, max {accuracy.max():.3f}), macro-F1 median {np.median(f1):.3f} "
-              f"(min {f1.min():.3f}, max {f1.max():.3f})")
+            if repeat < args.scratch_draws:
+                from_scratch.append(scored(sub.targets, scratch(sub, splits, args.scratch_epochs, args.seed),
+                                           sub.labels)[:2])
+        for name, found in (("transfer", results), ("scratch", from_scratch)):
+            if not found:
+                continue
+            accuracy, f1 = np.asarray(found).T
+            print(f"{per_label} photos per label, {name}, {len(found)} draws: accuracy median {np.median(accuracy):.3f} "
+                  f"(min {accuracy.min():.3f}, max {accuracy.max():.3f}), macro-F1 median {np.median(f1):.3f} "
+                  f"(min {f1.min():.3f}, max {f1.max():.3f})")
 
 
 def end_to_end(root: Path, runs: int) -> None:
@@ -201,6 +207,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scratch-epochs", type=int, default=60)
     parser.add_argument("--fine-tune-epochs", type=int, default=15)
+    parser.add_argument("--scratch-draws", type=int, default=0,
+                        help="also train the network from scratch on the first N draws of 20 and 10 photos per label")
     parser.add_argument("--skip-slow", action="store_true", help="no fine-tuning or scratch training")
     parser.add_argument("--tasks", default="cfd-smiles,yale")
     args = parser.parse_args()

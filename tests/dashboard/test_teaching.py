@@ -1,0 +1,82 @@
+"""The Teach page's folder and job: what a user sends can neither escape the folder nor be kept
+without a face, and a teaching run can be cancelled."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from dashboard.teaching import TeachFolder, TeachJob
+from model.labels import LabelError
+
+
+def data_uri(path) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+@pytest.fixture(scope="module")
+def finder():
+    from model.faces import PHOTO_DETECTOR
+    from model.recognizer import FaceFinder
+
+    return FaceFinder(PHOTO_DETECTOR)
+
+
+def test_label_names_stay_inside_the_folder(tmp_path):
+    folder = TeachFolder(tmp_path / "teach")
+    for bad in ("../x", "..", "a/b", "/etc", ".hidden", ""):
+        with pytest.raises(LabelError):
+            folder.add_label(bad)
+    assert not (tmp_path / "x").exists() and folder.labels() == {}
+    folder.add_label("closed smile")
+    with pytest.raises(LabelError, match="already a label"):
+        folder.add_label("Closed Smile")
+    with pytest.raises(LabelError):
+        folder.remove_label("../teach")
+    assert folder.labels() == {"closed smile": 0}
+
+
+def test_photos_are_kept_only_with_a_readable_face_under_their_hash(tmp_path, face_photos, finder):
+    folder = TeachFolder(tmp_path / "teach")
+    folder.add_label("neutral")
+    portrait = sorted((face_photos / "cfd" / "neutral").glob("*.jpg"))[0]
+    scene = sorted((face_photos / "nonface").iterdir())[0]
+    uploads = [(data_uri(portrait), "../../evil.jpg"), (data_uri(portrait), "again.jpg"), (data_uri(scene), "room.jpg"),
+               ("data:image/jpeg;base64," + base64.b64encode(b"not an image").decode(), "notes.jpg"),
+               ("data:text/plain,hello", "x.txt")]
+    added = folder.add_photos("neutral", uploads, finder)
+    assert added.kept == 1                                    # the same photo twice counts once
+    refused = dict(added.refused)
+    assert "no readable face" in refused["room.jpg"]
+    assert "not an image" in refused["notes.jpg"] and "did not arrive as a file" in refused["x.txt"]
+    kept = list((tmp_path / "teach" / "photos" / "neutral").iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".jpg" and "evil" not in kept[0].name
+    assert not (tmp_path / "evil.jpg").exists()
+    with pytest.raises(LabelError, match="no label"):
+        folder.add_photos("teeth", uploads[:1], finder)
+    folder.empty()
+    assert not (tmp_path / "teach").exists()
+
+
+def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos):
+    folder = TeachFolder(tmp_path / "teach")
+    for label, pattern in (("neutral", "neutral/*.jpg"), ("teeth", "happy/*-HO.jpg")):
+        folder.add_label(label)
+        for photo in sorted((face_photos / "cfd").glob(pattern))[:5]:
+            (folder.photos / label / photo.name).symlink_to(photo)
+    job = TeachJob(folder)
+    job.start()
+    assert job.state()["state"] == "running"
+    with pytest.raises(RuntimeError, match="already running"):
+        job.start()
+    deadline = time.monotonic() + 120
+    while "step" not in job.state() and time.monotonic() < deadline:   # the child wrote its first progress
+        time.sleep(0.2)
+    state = job.state()
+    assert state["step"] == "finding faces" and state["total"] == 10
+    process = job.process
+    job.cancel()
+    assert process.poll() is not None and job.state() == {"state": "idle"}
+    assert not list(folder.models.glob("*/*.keras"))

@@ -8,6 +8,8 @@ import pytest
 pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements-test.txt)")
 
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.expected_conditions import alert_is_present  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from e2e_support import Server, screenshot  # noqa: E402
 from test_dashboard_browser import texts, wait_for  # noqa: E402
@@ -88,7 +90,7 @@ def test_teach_two_labels_from_real_photos_and_recognize_with_them(browser, teac
     assert sorted(probabilities) == ["neutral", "teeth"]
 
 
-def test_cancel_stops_teaching_and_empty_deletes_the_photos(browser, teach_server, face_photos):
+def test_an_empty_label_is_refused_a_run_cancels_and_empty_deletes_the_photos(browser, teach_server, face_photos):
     server, folder = teach_server
     browser.get(server.url + "/teach")
     wait_for(browser, lambda d: d.find_element(By.ID, "teach-name"))
@@ -100,7 +102,18 @@ def test_cancel_stops_teaching_and_empty_deletes_the_photos(browser, teach_serve
     click(browser, "teach-start")
     # one label has no photos: teach refuses, and says so on the page
     assert "teeth hold no photos" in wait_for(browser, lambda d: texts(d, "#teach-error"), timeout=120)[0]
+
+    drop(browser, 1, sorted((face_photos / "cfd" / "happy").glob("*-HO.jpg"))[:PER_LABEL])
+    wait_for(browser, lambda d: sum("5 photos: 15 more advised" in t for t in texts(d, "#teach-labels .card")) == 2,
+             timeout=90)
+    click(browser, "teach-start")
+    wait_for(browser, lambda d: d.find_element(By.ID, "teach-cancel").is_enabled())     # running: cancel offered
+    click(browser, "teach-cancel")
+    assert "Teaching cancelled" in wait_for(browser, lambda d: texts(d, "#teach-message .alert"))[0]
+    assert not list((folder / "models").glob("*/*.keras"))
+
     click(browser, "teach-empty")
-    wait_for(browser, lambda d: d.switch_to.alert).accept()
+    # the confirm dialog opens after a round trip to the server: wait for it to be there
+    WebDriverWait(browser, 30).until(alert_is_present()).accept()
     wait_for(browser, lambda d: texts(d, "#teach-none"))
     assert not (folder / "photos").exists()

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
              lambda: page.one_session(biggest[0], None, "auto")),
             ("one session", "one track, 1 min step", lambda: page.one_session(biggest[0], 0, 60.0)),
             ("overlay", f"{min(len(options), page.MOST_OVERLAID)} sessions, valence",
-             lambda: page.overlay(options, "valence", "auto")),
+             lambda: page.overlay(options, "valence", None, "auto", None)),
         ]
         for name, what, call in cases:
             timing, _ = median_ms(lambda: to_json(call()), args.repeats)

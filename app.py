@@ -63,8 +63,10 @@ def quantize_command(args) -> int:
     needs_training_tools("quantize")
     from model.classifier import DEFAULT_MODEL
     from model.training.dataset import load_fer2013
+    from model.training.keras_model import require_emotions
     from model.training.train import quantize
 
+    require_emotions(Path(args.model) if args.model else DEFAULT_MODEL, "quantize")   # before FER2013 is read
     splits, _ = load_fer2013(args.data)
     if "train" not in splits:
         from model.errors import DatasetError
@@ -131,16 +133,19 @@ def add_teach(commands) -> None:
         epilog="example: python app.py teach photos/ --out data/models/smiles --person '^(\w+?)[-_]'")
     teach.add_argument("photos", help="folder with one sub-folder of photos per label: PHOTOS/<label>/*.jpg")
     teach.add_argument("--out", help="folder for the model and its report (default: data/models/<PHOTOS name>)")
-    teach.add_argument("--person", metavar="REGEX",
+    who = teach.add_mutually_exclusive_group()
+    who.add_argument("--person", metavar="REGEX",
                        help="who is in each photo, from its file name: the regular expression's first group "
                             "(e.g. '^(subject\d+)'); cross-validation then keeps each person's photos together")
-    teach.add_argument("--people", metavar="CSV", help="who is in each photo, from a CSV with columns file,person")
+    who.add_argument("--people", metavar="CSV", help="who is in each photo, from a CSV with the columns file,person "
+                                                     "(file: label/name.jpg, or name.jpg where names are unique)")
     teach.add_argument("--folds", type=bounded_number("folds", int, 2, 20), default=5,
                        help="cross-validation folds (default 5; fewer when a label has fewer faces)")
     teach.add_argument("--base", metavar="MODEL", help="the network whose features are reused (default: the shipped model)")
     teach.add_argument("--detector", help="face detector (default: blazeface-tiles, as predict)")
     teach.add_argument("--seed", type=int, default=1, help="random seed of the folds (default 1)")
-    teach.add_argument("--status", metavar="FILE", help=argparse.SUPPRESS)   # JSON progress, for the dashboard
+    teach.add_argument("--status", metavar="FILE",
+                       help="also write the progress as JSON to FILE (what the dashboard's Teach page reads)")
     teach.add_argument("--quiet", action="store_true", help="no progress bars")
     teach.set_defaults(handler=teach_command)
 
@@ -437,8 +442,9 @@ def bounded_number(name: str, kind: type, low: float, high: float):
 def add_dashboard(commands) -> None:
     dashboard = commands.add_parser(
         "dashboard", help="serve the web dashboard: history of the log, photo upload, model report",
-        description="Reads --db (never writes it) and serves the dashboard with waitress. Uploaded photos "
-                    "are analysed in memory and never stored.",
+        description="Reads --db (never writes it) and serves the dashboard with waitress. Photos uploaded "
+                    "on the Recognize page are analysed in memory and never stored; photos added on the Teach page "
+                    "are kept in data/teach/ ($MOODLOG_TEACH_DIR) on this machine until the page empties it.",
         epilog="example: python app.py dashboard --db data/moodlog.db --port 8050, then open http://127.0.0.1:8050/")
     dashboard.add_argument("--db", default="data/moodlog.db", help="the SQLite log to show (default: data/moodlog.db)")
     dashboard.add_argument("--host", default="127.0.0.1",
@@ -448,7 +454,7 @@ def add_dashboard(commands) -> None:
     dashboard.add_argument("--port", type=bounded_number("port", int, 0, 65535), default=8050, help="TCP port, 0-65535 (default 8050; 0: any "
                                                                         "free port, printed)")
     dashboard.add_argument("--model", metavar="PATH", help="recognise uploads with this model (a .keras file made "
-                           "by app.py train or ensemble) and report on it (default: the shipped model)")
+                           "by app.py train, ensemble or teach) and report on it (default: the shipped model)")
     dashboard.add_argument("--auth", metavar="USER:PASS",
                            help="require this login (HTTP basic auth); or set MOODLOG_DASHBOARD_AUTH. "
                                 "Required for any --host other than loopback")

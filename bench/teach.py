@@ -215,7 +215,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryDirectory() as scratch_root:
         root = Path(scratch_root)
-        for task in args.tasks.split(","):
+        for task in filter(None, args.tasks.split(",")):
             compare(task, root, args)
         if args.runs:
             end_to_end(root, args.runs)

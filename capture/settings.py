@@ -38,8 +38,8 @@ START_SETTINGS = (
     Setting("db", DEFAULT_DB, "SQLite file to log to, created if missing (another program's database is refused)", metavar="PATH"),
     Setting("fps", None, "analyse at most N frames a second (files: every frame unless given)", float, 0.1, 1000, metavar="N"),
     Setting("detector", DEFAULT_DETECTOR, "face detector", str, choices=tuple(DETECTORS)),
-    Setting("model", None, "emotion model: a .keras file made by `app.py train` or `app.py ensemble` "
-            "(default: the shipped model)", metavar="PATH"),
+    Setting("model", None, "emotion model: a .keras file made by `app.py train` or `app.py ensemble`, or one "
+            "taught your own labels by `app.py teach` (default: the shipped model)", metavar="PATH"),
     Setting("min-face", MIN_FACE, "smallest face side in pixels that is classified; smaller faces are "
             "counted, not logged", int, 8, 4096, metavar="PX"),
     Setting("smooth", False, "smooth each tracked face's emotions over half a second, so the logged "

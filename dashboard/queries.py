@@ -594,9 +594,16 @@ def export_columns(connection: sqlite3.Connection, label_set: tuple[str, ...] | 
 
 def probability_columns(labels) -> dict[str, str]:
     """{export column: label} for a taught label set: a column is named as its label, or p_LABEL
-    where that name is taken by another column of the export (a label called "face" or "x")."""
-    taken = set(EXPORT_COLUMNS[:-len(EMOTIONS)]) | {"media_time", "local_time", "probabilities"}
-    return {("p_" + label if label in taken or label.startswith("label_") else label): label for label in labels}
+    where that name is taken by another column of the export (a label called "face" or "x") or by
+    another label (labels "face" and "p_face": p_face and p_p_face), so no label loses its column."""
+    fixed = set(EXPORT_COLUMNS[:-len(EMOTIONS)]) | {"media_time", "local_time", "probabilities"}
+    columns = {}
+    for label in labels:
+        name = "p_" + label if label in fixed or label.startswith("label_") else label
+        while name in columns or name in fixed or (name != label and name in labels):
+            name = "p_" + name
+        columns[name] = label
+    return columns
 
 
 def session_labels(connection: sqlite3.Connection) -> dict[int, dict[str, str]]:

@@ -38,9 +38,10 @@ KEPT_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "
 
 @dataclass
 class Added:
-    """What became of a drop of photos on one label: kept, and refused with why."""
+    """What became of a drop of photos on one label: kept, already there, and refused with why."""
     kept: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
+    already: int = 0
 
 
 class TeachFolder:
@@ -60,8 +61,9 @@ class TeachFolder:
     def add_label(self, name: str) -> str:
         """Make a label's folder; LabelError for a name that cannot be a label or is taken."""
         name = check_label(name)
-        if name.casefold() in {label.casefold() for label in self.labels()}:
-            raise LabelError(f"there is already a label {name!r}")
+        same = [label for label in self.labels() if label.casefold() == name.casefold()]
+        if same:
+            raise LabelError(f"there is already a label {same[0]!r}")
         if len(self.labels()) >= MAX_LABELS:
             raise LabelError(f"at most {MAX_LABELS} labels")
         self.folder_of(name).mkdir(parents=True)
@@ -88,9 +90,12 @@ class TeachFolder:
         added = Added()
         for contents, filename in uploads:
             try:
-                added.kept += self._keep(folder, contents, finder)
+                new = self._keep(folder, contents, finder)
             except UploadError as error:
                 added.refused.append((filename or "a file", str(error)))
+                continue
+            added.kept += new
+            added.already += 1 - new
         return added
 
     def _keep(self, folder: Path, contents: str, finder) -> int:
@@ -113,8 +118,13 @@ class TeachFolder:
             shutil.rmtree(self.root)
 
     def latest_model(self) -> Path | None:
+        """The model taught last here (folders are named by the time teaching began), or None."""
         models = sorted(self.models.glob("*/*.keras")) if self.models.is_dir() else []
         return models[-1] if models else None
+
+    def holds(self, path: Path) -> bool:
+        """Whether `path` lies inside this folder (a taught model that emptying it would delete)."""
+        return self.root.resolve() in Path(path).resolve().parents
 
 
 def _suffix(data: bytes) -> str:
@@ -124,6 +134,17 @@ def _suffix(data: bytes) -> str:
 
     with Image.open(BytesIO(data)) as image:
         return KEPT_FORMATS.get(image.format or "", ".img")
+
+
+def taught_result(model: Path | None) -> dict:
+    """{"model": path or None, "metrics": its metrics.json (what teach measured) or None}."""
+    if model is None:
+        return {"model": None, "metrics": None}
+    try:
+        metrics = json.loads((model.parent / "metrics.json").read_text())
+    except (OSError, ValueError):
+        metrics = None
+    return {"model": str(model), "metrics": metrics}
 
 
 def training_tools_missing() -> list[str]:
@@ -187,8 +208,7 @@ class TeachJob:
         if code != 0:
             return {"state": "failed", "seconds": seconds, "error": self._error()}
         model = next(self.out.glob("*.keras"), None) if self.out else None
-        metrics = json.loads((self.out / "metrics.json").read_text()) if self.out and (self.out / "metrics.json").is_file() else None
-        return {"state": "done", "seconds": seconds, "model": str(model) if model else None, "metrics": metrics}
+        return {"state": "done", "seconds": seconds, **taught_result(model)}
 
     def _error(self) -> str:
         """The child's own one-line error ("error: ..."), else the last line it wrote."""

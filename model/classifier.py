@@ -116,7 +116,7 @@ class EmotionClassifier:
         # The run time (start, predict, dashboard) runs on LiteRT alone, never loading Keras or TensorFlow.
         self.runtime = "int8" if runtime == "auto" else runtime
         self._forward = forward if forward is not None else _int8_forward(self.path, int8_path(self.path),
-                                                                              len(self.labels))
+                                                                              self.labels)
 
     def predict(self, faces) -> np.ndarray:
         """Probabilities of each label (`self.labels` order: FER2013's for the emotions) for each face.
@@ -150,12 +150,16 @@ def check_model_file(path: Path) -> None:
         raise ModelFileError(f"{path} is not a Keras model file (.keras)")
 
 
-def _int8_forward(path: Path, quantised: Path, outputs: int):
+def _int8_forward(path: Path, quantised: Path, labels: tuple[str, ...]):
+    from model.labels import EMOTIONS
     from model.lite import LiteForward
 
+    outputs = len(labels)
     if not quantised.is_file():
-        raise ModelFileError(f"no int8 version of {path} (expected {quantised.name} beside it); `python app.py "
-                             f"quantize --model {path}` writes one (needs the training tools)")
+        how = (f"`python app.py quantize --model {path}` writes one (needs the training tools)" if labels == EMOTIONS
+               else "it was taught its own labels: teach it again (`python app.py teach`), which writes one "
+                    "calibrated on its own faces")
+        raise ModelFileError(f"no int8 version of {path} (expected {quantised.name} beside it); {how}")
     forward = LiteForward(quantised.read_bytes())
     try:
         probabilities = forward(np.zeros((1, SIZE, SIZE, 1), np.uint8))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -52,9 +53,10 @@ class LabelError(MoodlogError):
 
 
 def check_label(name: str) -> str:
-    """`name` stripped, or LabelError saying why it cannot be a label (1-40 characters: letters,
-    digits, spaces, '-' and '_', starting with a letter or digit; so never '..', '/x' or empty)."""
-    stripped = str(name).strip()
+    """`name` stripped and in Unicode NFC (macOS names files in NFD: "café" as "cafe" and a combining
+    accent), or LabelError saying why it cannot be a label (1-40 characters: letters, digits, spaces,
+    '-' and '_', starting with a letter or digit; so never '..', '/x' or empty)."""
+    stripped = unicodedata.normalize("NFC", str(name)).strip()
     if not LABEL_PATTERN.match(stripped):
         raise LabelError(f"{name!r} cannot be a label name: use 1-40 letters, digits, spaces, '-' or '_', "
                          "starting with a letter or digit")

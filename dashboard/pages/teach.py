@@ -11,7 +11,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback
 
 from dashboard import figures
 from dashboard.context import build_recognizer, recognizer
-from dashboard.teaching import DEFAULT_FOLDER, TeachFolder, TeachJob, training_tools_missing
+from dashboard.teaching import DEFAULT_FOLDER, TeachFolder, TeachJob, taught_result, training_tools_missing
 from dashboard.uploads import MAX_UPLOAD_BYTES
 from model.errors import MoodlogError
 from model.labels import ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, colours_for
@@ -64,8 +64,18 @@ def layout(**_query) -> html.Div:
         dbc.Progress(id="teach-progress", value=0, label="", style={"height": "1.4rem"}, class_name="mb-2"),
         html.Div(id="teach-state", className="small text-muted"),
         dcc.Interval(id="teach-tick", interval=TICK_MS, disabled=not teach_job().running()),
-        html.Div(id="teach-result"),
+        html.Div(last_result(folder), id="teach-result"),
     ])
+
+
+def last_result(folder: TeachFolder):
+    """What was taught last, so a reload or a visit to another page does not lose it: this server's
+    finished run, else the newest model in the folder."""
+    state = teach_job().state()
+    if state["state"] == "done":
+        return result_card(state)
+    latest = folder.latest_model()
+    return result_card({"state": "done", **taught_result(latest)}) if latest and not teach_job().running() else None
 
 
 def label_cards(folder: TeachFolder) -> list:
@@ -107,17 +117,36 @@ def change_labels(_add, _submit, removes, _empty, name):
         if isinstance(trigger, dict):
             if not any(removes):
                 return no_update, no_update, no_update       # a card was drawn, nothing was clicked
+            refuse_while_teaching()
             folder.remove_label(trigger["label"])
         elif trigger == "teach-empty-confirm":
-            if teach_job().running():
-                raise MoodlogError("teaching is running: cancel it first")
+            refuse_while_teaching()
             folder.empty()
+            back = back_to_own_model(folder)
+            if back:
+                return label_cards(folder), dbc.Alert(back, color="secondary", class_name="py-2"), no_update
         else:
             folder.add_label(name or "")
             name = ""
     except MoodlogError as error:
         return no_update, dbc.Alert(str(error), color="danger", id="teach-error", class_name="py-2"), no_update
     return label_cards(folder), None, name
+
+
+def refuse_while_teaching() -> None:
+    if teach_job().running():
+        raise MoodlogError("teaching is running: cancel it first, or wait for it to finish")
+
+
+def back_to_own_model(folder: TeachFolder) -> str | None:
+    """After the folder was emptied: a taught model in it that Recognize was using is gone with it, so
+    Recognize goes back to the model the dashboard was started with; says so, or None."""
+    server = flask.current_app
+    if not folder.holds(server.config["MOODLOG_MODEL"]):
+        return None
+    server.config["MOODLOG_MODEL"] = server.extensions.get("moodlog_model_before_teach", server.config["MOODLOG_MODEL"])
+    server.extensions["moodlog_recognizer"] = None               # built again from that model on the next upload
+    return f"Emptied. Recognize is back on {server.config['MOODLOG_MODEL'].name}."
 
 
 @callback(Output("teach-empty-confirm", "displayed"), Input("teach-empty", "n_clicks"), prevent_initial_call=True)
@@ -157,7 +186,8 @@ def add_photos(drop):
                                   recognizer().finder)
     except MoodlogError as error:
         return no_update, html.Span(str(error), className="text-danger")
-    lines = [html.Div(f"{added.kept} photo(s) kept", className="text-success")]
+    already = f" ({added.already} already there)" if added.already else ""
+    lines = [html.Div(f"{added.kept} photo(s) kept{already}", className="text-success")]
     lines += [html.Div(f"{name}: {why}", className="text-danger") for name, why in added.refused[:10]]
     if len(added.refused) > 10:
         lines.append(html.Div(f"and {len(added.refused) - 10} more refused", className="text-danger"))
@@ -166,17 +196,21 @@ def add_photos(drop):
 
 @callback(Output("teach-tick", "disabled"), Output("teach-message", "children", allow_duplicate=True),
           Output("teach-result", "children", allow_duplicate=True),
+          Output("teach-progress", "value", allow_duplicate=True), Output("teach-progress", "label", allow_duplicate=True),
+          Output("teach-state", "children", allow_duplicate=True),
+          Output("teach-cancel", "disabled", allow_duplicate=True), Output("teach-start", "disabled", allow_duplicate=True),
           Input("teach-start", "n_clicks"), Input("teach-cancel", "n_clicks"), prevent_initial_call=True)
 def start_or_cancel(_start, _cancel):
     job = teach_job()
     if ctx.triggered_id == "teach-cancel":
         job.cancel()
-        return True, dbc.Alert("Teaching cancelled.", color="secondary", class_name="py-2"), None
+        return True, dbc.Alert("Teaching cancelled.", color="secondary", class_name="py-2"), None, 0, "", "", True, False
     try:
         job.start()
     except (MoodlogError, RuntimeError) as error:
-        return True, dbc.Alert(str(error), color="danger", id="teach-error", class_name="py-2"), no_update
-    return False, None, None
+        alert = dbc.Alert(str(error), color="danger", id="teach-error", class_name="py-2")
+        return True, alert, no_update, no_update, no_update, no_update, no_update, no_update
+    return False, None, None, 0, "starting", "", False, True
 
 
 @callback(Output("teach-progress", "value"), Output("teach-progress", "label"), Output("teach-state", "children"),
@@ -224,13 +258,14 @@ def use_model(_clicks, path):
     """The Recognize and Model pages switch to the taught model (until the dashboard restarts)."""
     if not path:
         return no_update
+    from pathlib import Path
+
     server = flask.current_app
     try:
         server.extensions["moodlog_recognizer"] = build_recognizer(path)
     except MoodlogError as error:
         return dbc.Alert(str(error), color="danger", class_name="py-2")
-    from pathlib import Path
-
+    server.extensions.setdefault("moodlog_model_before_teach", server.config["MOODLOG_MODEL"])
     server.config["MOODLOG_MODEL"] = Path(path)
     return dbc.Alert(["The Recognize page now uses this model. ", dcc.Link("Try it", href="/recognize")],
                      color="success", class_name="py-2", id="teach-in-use")

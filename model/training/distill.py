@@ -28,8 +28,9 @@ def blended_targets(labels: np.ndarray, teacher_probabilities: np.ndarray, weigh
 
 def teacher_targets(split, teacher: str | Path, weight: float) -> np.ndarray:
     """Blended targets for a training split from a saved model (a single network or an ensemble)."""
-    from model.training.keras_model import classifier_for
+    from model.training.keras_model import classifier_for, require_emotions
 
+    require_emotions(teacher, "--teacher")
     probabilities = classifier_for(teacher).predict(list(split.images))
     agreement = float((probabilities.argmax(1) == split.labels).mean())
     print(f"teacher {teacher}: agrees with {agreement:.1%} of the training labels; "

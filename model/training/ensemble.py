@@ -22,7 +22,7 @@ MEMBER_FILES = ("REPORT.md", "confusion.png", "curves.png", "history.csv", "metr
 def fuse(paths: list[Path]):
     """A Keras model whose output is the mean of the members' softmax outputs."""
     import keras
-    from model.training.keras_model import load_model
+    from model.training.keras_model import emotion_model
     from model.training.network import INPUT_SHAPE
 
     if len(paths) < 2:
@@ -30,7 +30,7 @@ def fuse(paths: list[Path]):
     pixels = keras.Input(shape=INPUT_SHAPE, name="pixels")
     outputs = []
     for index, path in enumerate(paths):
-        member = load_model(Path(path))
+        member = emotion_model(Path(path), "an ensemble")
         member.name = f"member{index}"        # nested models need distinct names
         outputs.append(member(pixels))
     mean = keras.layers.Average(name="emotion")(outputs)

@@ -16,7 +16,7 @@ import numpy as np
 
 from model.classifier import SIZE, EmotionClassifier, check_model_file
 from model.errors import ModelFileError
-from model.labels import model_labels
+from model.labels import EMOTIONS, model_labels
 from model.lite import LiteForward, digest, int8_path, native_stderr_quiet, write_atomically
 
 CACHE = Path(os.environ.get("MOODLOG_CACHE", Path.home() / ".cache" / "moodlog"))
@@ -56,6 +56,22 @@ def load_model(path: Path):
         raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to its {len(labels)} labels, got "
                              f"{model.input_shape} -> {model.output_shape}")
     return model
+
+
+def emotion_model(path: Path, use: str):
+    """`load_model` for what needs the seven emotions (`use`: "quantize", "--init"...), see `require_emotions`."""
+    require_emotions(path, use)
+    return load_model(Path(path))
+
+
+def require_emotions(path: Path, use: str) -> None:
+    """ModelFileError when the model file was taught its own labels: it is never half-used where the
+    seven emotions are needed (its head and its int8 calibration are its own)."""
+    check_model_file(Path(path))
+    labels = model_labels(path)
+    if labels != EMOTIONS:
+        raise ModelFileError(f"{path} was taught its own labels ({', '.join(labels)}) by `app.py teach`; {use} needs "
+                             "a seven-emotion model made by `app.py train` or `app.py ensemble`")
 
 
 def compiled_forward(model):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ import numpy as np
 from model.classifier import DEFAULT_MODEL, TRIM, to_model_input
 from model.errors import DatasetError, ImageError
 from model.images import IMAGE_SUFFIXES, load_image
-from model.labels import (ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, check_label, check_label_set,
+from model.labels import (ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, LabelError, check_label, check_label_set,
                           write_model_labels)
 from model.lite import digest
 
@@ -86,9 +87,19 @@ def label_folders(folder: Path) -> dict[str, list[Path]]:
     (a missing folder, fewer than two labels, an empty label) or LabelError (a bad label name)."""
     if not folder.is_dir():
         raise DatasetError(f"no folder {folder}; make one sub-folder of photos per label, e.g. {folder}/smile/")
-    found = {}
+    found, folders = {}, {}
     for sub in sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith(".")):
-        found[check_label(sub.name)] = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        label = check_label(sub.name)
+        if label.casefold() in folders:
+            raise LabelError(f"the folders {folders[label.casefold()]!r} and {sub.name!r} name the same label; "
+                             "merge them or rename one")
+        folders[label.casefold()] = sub.name
+        found[label] = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(found) < 2:
+        hidden = [p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(".")]
+        note = f" (folders starting with '.' are skipped: {', '.join(hidden)})" if hidden else ""
+        raise LabelError(f"{folder} needs a sub-folder of photos for each of at least two labels, found "
+                         f"{len(found)}{note}")
     check_label_set(found)
     empty = [name for name, paths in found.items() if not paths]
     if empty:
@@ -99,23 +110,44 @@ def label_folders(folder: Path) -> dict[str, list[Path]]:
 
 def people_of(paths: list[Path], people_csv: Path | None, person_pattern: str | None) -> list[str] | None:
     """Who is in each photo, so cross-validation never splits a person's photos across its folds:
-    from a CSV (`file,person`, file names without folders) or the first group of a regular
-    expression searched in each file name; None when neither is given."""
+    from a CSV (`file,person`; a file named as `label/name.jpg` or, where names are unique, `name.jpg`)
+    or the first group of a regular expression searched in each file name; None when neither is given."""
     if people_csv is not None:
-        with open(people_csv, newline="", encoding="utf-8") as handle:
-            table = {row["file"].strip(): row["person"].strip() for row in csv.DictReader(handle)}
-        missing = [path.name for path in paths if path.name not in table]
+        table = read_people(people_csv)
+        keys = [f"{path.parent.name}/{path.name}" if f"{path.parent.name}/{path.name}" in table else path.name
+                for path in paths]
+        missing = [key for key in keys if key not in table]
         if missing:
-            raise DatasetError(f"{people_csv} names no person for {len(missing)} photo(s), e.g. {missing[0]}")
-        return [table[path.name] for path in paths]
+            raise DatasetError(f"{people_csv} names no person for {len(missing)} photo(s), e.g. {missing[0]} "
+                               "(name each file as label/name.jpg or name.jpg)")
+        return [table[key] for key in keys]
     if person_pattern is not None:
-        pattern = re.compile(person_pattern)
+        pattern = person_regex(person_pattern)
         matches = [pattern.search(path.name) for path in paths]
         if not all(matches):
             unmatched = next(path.name for path, match in zip(paths, matches) if not match)
             raise DatasetError(f"--person {person_pattern!r} does not match the file name {unmatched}")
         return [match.group(1) if pattern.groups else match.group(0) for match in matches]
     return None
+
+
+def read_people(people_csv: Path) -> dict[str, str]:
+    """{file: person} from a CSV with the columns file and person; DatasetError when it cannot be read."""
+    try:
+        with open(people_csv, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"--people {people_csv}: cannot be read ({error})") from None
+    if not rows or not {"file", "person"} <= set(rows[0]):
+        raise DatasetError(f"--people {people_csv}: expected a CSV with the columns file,person")
+    return {row["file"].strip(): (row["person"] or "").strip() for row in rows}
+
+
+def person_regex(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise DatasetError(f"--person {pattern!r} is not a regular expression: {error}") from None
 
 
 def read_teaching_set(folder: Path, *, detector: str | None = None, people_csv: Path | None = None,
@@ -174,11 +206,14 @@ def check_enough(taught: TeachingSet) -> None:
 def feature_extractor(base_path: Path = DEFAULT_MODEL):
     """The base model's learnt features as a Keras model: `(N, 48, 48, 1) uint8` -> `(N, D) float32`,
     the `pool` layer of each member network side by side (D = 192 per member)."""
-    import keras
-    from model.training.keras_model import load_model
-    from model.training.network import INPUT_SHAPE
+    from model.lite import native_stderr_quiet
+    from model.training.keras_model import emotion_model
 
-    base = load_model(base_path)
+    with native_stderr_quiet():      # TensorFlow's start-up chatter (CUDA probing) on the native stderr
+        import keras
+        from model.training.network import INPUT_SHAPE
+
+        base = emotion_model(base_path, "--base")
     members = [layer for layer in base.layers if isinstance(layer, keras.Model)] or [base]
     pixels = keras.Input(shape=INPUT_SHAPE, name="pixels")
     pooled = [keras.Model(member.inputs, member.get_layer(FEATURE_LAYER).output, name=f"{member.name}_features")(pixels)
@@ -281,7 +316,7 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     clock = {"start": time.monotonic()}
     base = Path(base) if base is not None else DEFAULT_MODEL
     out_model = out / f"{out.name or 'taught'}.keras"
-    refuse_shipped_folder(out)
+    check_before_reading(folder, out, base, people_csv, person_pattern)
     taught = read_teaching_set(folder, detector=detector, people_csv=people_csv, person_pattern=person_pattern,
                                progress=progress)
     clock["faces"] = time.monotonic()
@@ -301,13 +336,30 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     result = TeachResult(model_path, metrics, fold_accuracies, seconds, taught, strength)
     from model.training.teach_report import write_teach_report
 
-    write_teach_report(result, folder, command or " ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
+    write_teach_report(result, folder, command or shlex.join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
     return result
 
 
-def refuse_shipped_folder(out: Path) -> None:
-    if out.resolve() == DEFAULT_MODEL.parent.resolve() or DEFAULT_MODEL.parent.resolve() in out.resolve().parents:
+def check_before_reading(folder: Path, out: Path, base: Path, people_csv: Path | None,
+                         person_pattern: str | None) -> None:
+    """Every mistake in the options, found before minutes of face detection: an --out that is a file,
+    the shipped model's folder or inside the photos (it would be read as a label next time), a base
+    model that is not a seven-emotion one, and --people or --person that cannot be read."""
+    from model.training.keras_model import require_emotions
+
+    shipped = DEFAULT_MODEL.parent.resolve()
+    if out.resolve() == shipped or shipped in out.resolve().parents:
         raise DatasetError(f"--out {out} would overwrite the shipped model; choose a folder of your own")
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"--out {out} is a file; give a folder for the model and its report")
+    if folder.is_dir() and (out.resolve() == folder.resolve() or folder.resolve() in out.resolve().parents):
+        raise DatasetError(f"--out {out} lies inside the photos folder {folder}, where it would be read as a label; "
+                           "choose a folder outside it")
+    require_emotions(base, "--base")
+    if people_csv is not None:
+        read_people(people_csv)
+    if person_pattern is not None:
+        person_regex(person_pattern)
 
 
 def save_taught(model, model_path: Path, taught: TeachingSet, base: Path) -> Path:

@@ -76,6 +76,10 @@ def train(config: TrainConfig) -> Path:
         raise DatasetError(f"--distill: the teacher's share must lie in [0, 1], not {config.distill}")
     if config.teacher and config.ferplus:
         raise DatasetError("--teacher and --ferplus both set the training targets; choose one")
+    from model.training.keras_model import require_emotions
+    for option, path in (("--init", config.init), ("--teacher", config.teacher)):
+        if path:
+            require_emotions(Path(path), option)          # before minutes of loading data
     if config.light and chosen_pipeline(config.pipeline) != "tf.data":
         raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
     splits, report = prepare_data(config)
@@ -161,9 +165,9 @@ def tensorflow_installed() -> bool:
 
 def quantize(model_path: Path, train_split, seed: int) -> Path:
     """Write the int8 version that EmotionClassifier runs by default (model/lite.py says why here)."""
-    from model.training.keras_model import load_model, write_int8
+    from model.training.keras_model import emotion_model, write_int8
 
-    return write_int8(load_model(model_path), model_path, calibration_faces(train_split, seed))
+    return write_int8(emotion_model(model_path, "quantize"), model_path, calibration_faces(train_split, seed))
 
 
 def calibration_faces(train_split, seed: int) -> np.ndarray:
@@ -249,11 +253,11 @@ def start_from(model, path: Path) -> None:
     On two CPU cores one session holds about 25 epochs; a warm restart lets a second session
     carry a model further instead of starting over.
     """
-    from model.training.keras_model import load_model
+    from model.training.keras_model import emotion_model
     from model.training.network import is_ensemble
     from model.errors import ModelFileError
 
-    start = load_model(path)
+    start = emotion_model(path, "--init")
     if is_ensemble(start):
         raise ModelFileError(f"--init {path} is an ensemble made by `app.py ensemble`; start from one of "
                              f"its members (or use it as --teacher)")

@@ -313,3 +313,15 @@ def test_a_seven_emotion_log_is_queried_without_any_label_set_condition(tmp_path
                                    live.label_set_key(EMOTIONS))
     assert filters == Filters() and filters.conditions() == ([], [])
     assert "label_set" not in live.filters_to_query(filters)
+
+
+def test_every_label_keeps_its_own_export_column_whatever_its_name():
+    """Labels named like the export's own columns, or like another label's renamed column, each
+    keep a column of their own (a reviewer's "face" and "p_face" once shared one)."""
+    from dashboard.queries import EXPORT_COLUMNS, probability_columns
+
+    for labels in (("face", "neutral", "p_face", "sourire é 笑"), ("x", "p_x", "p_p_x"), ("teeth", "label_a", "ts")):
+        columns = probability_columns(labels)
+        assert sorted(columns.values()) == sorted(labels)
+        assert not set(columns) & set(EXPORT_COLUMNS[:-7])
+    assert probability_columns(("teeth", "closed smile")) == {"teeth": "teeth", "closed smile": "closed smile"}

@@ -77,6 +77,8 @@ def test_teach_two_labels_from_real_photos_and_recognize_with_them(browser, teac
         "const g = document.querySelector('#teach-recall .js-plotly-plot'); return g && g.data ? g.data[0].y : null;"))
     assert sorted(bars) == ["neutral", "teeth"]
     screenshot(browser, "teach-laptop")
+    browser.get(server.url + "/teach")                          # a reload keeps the result and its button
+    assert "cross-validated accuracy" in wait_for(browser, lambda d: texts(d, "#teach-score"))[0]
 
     click(browser, "teach-use")
     wait_for(browser, lambda d: texts(d, "#teach-in-use"))

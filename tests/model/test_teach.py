@@ -123,7 +123,7 @@ def test_evaluate_reads_a_taught_model_in_its_own_labels_and_refuses_fer2013(tau
 
 @pytest.mark.parametrize("make, message", [
     (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO.")}),
-     "a label set needs at least two labels"),
+     "needs a sub-folder of photos for each of at least two labels, found 1"),
     (lambda root, photos: (teaching_folder(root, photos, {"teeth": ("happy", "-HO.")}), (root / "neutral").mkdir()),
      "label(s) neutral hold no photos"),
     (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")},
@@ -131,6 +131,9 @@ def test_evaluate_reads_a_taught_model_in_its_own_labels_and_refuses_fer2013(tau
      "teach needs at least 5 per label"),
     (lambda root, photos: teaching_folder(root, photos, {"teeth": ("happy", "-HO."), "bad.name": ("neutral", "")}),
      "'bad.name' cannot be a label name"),
+    (lambda root, photos: (teaching_folder(root, photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")}),
+                           (root / "teeth ").mkdir()),
+     "the folders 'teeth' and 'teeth ' name the same label"),
 ])
 def test_inputs_teach_cannot_use_get_a_clear_message(tmp_path, face_photos, make, message):
     make(tmp_path / "photos", face_photos)
@@ -170,3 +173,50 @@ def test_teach_refuses_to_overwrite_the_shipped_model(tmp_path, face_photos):
     photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
     result = app("teach", str(photos), "--out", "model/weights/mine")
     assert result.returncode == 2 and "would overwrite the shipped model" in result.stderr
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--person", "^(CFD"], "is not a regular expression"),
+    (["--people", "missing.csv"], "cannot be read"),
+    (["--people", "wrong-columns.csv"], "expected a CSV with the columns file,person"),
+    (["--out", "a-file"], "is a file; give a folder"),
+    (["--out", "photos/out"], "lies inside the photos folder"),
+    (["--base", "taught"], "was taught its own labels"),
+    (["--person", "x", "--people", "wrong-columns.csv"], "not allowed with argument"),
+])
+def test_option_mistakes_are_refused_before_any_face_is_read(tmp_path, face_photos, taught, options, message):
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    (tmp_path / "wrong-columns.csv").write_text("name,who\nx.jpg,a\n")
+    (tmp_path / "a-file").write_text("")
+    model = str(taught[0] / "smiles.keras")
+    options = [model if option == "taught" else str(tmp_path / option) if option.endswith((".csv", "a-file", "/out"))
+               else option for option in options]
+    if "--out" not in options:
+        options += ["--out", str(tmp_path / "out")]
+    result = app("teach", str(photos), *options, "--status", str(tmp_path / "status.json"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "status.json").exists()              # refused before the first photo
+
+
+@pytest.mark.parametrize("command", [
+    ["quantize", "--model", "{model}"],
+    ["ensemble", "{model}", "model/weights/moodnet.keras", "--out", "{tmp}/ensemble"],
+    ["train", "--init", "{model}", "--data", "{tmp}", "--epochs", "1"],
+])
+def test_a_taught_model_is_never_taken_for_a_seven_emotion_one(taught, tmp_path, command):
+    model = str(taught[0] / "smiles.keras")
+    result = app(*[part.format(model=model, tmp=tmp_path) for part in command])
+    assert result.returncode == 2, result.stderr
+    assert "was taught its own labels (closed smile, neutral, teeth)" in result.stderr, result.stderr
+    assert not (tmp_path / "ensemble").exists()
+
+
+def test_a_label_folder_named_the_macos_way_reads_as_its_label(tmp_path, face_photos):
+    import unicodedata
+
+    from model.training.teach import label_folders
+
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    (photos / "teeth").rename(photos / unicodedata.normalize("NFD", "sourire é"))
+    assert list(label_folders(photos)) == ["neutral", "sourire é"]

@@ -130,13 +130,13 @@ def add_teach(commands) -> None:
                     "shipped network's learnt features are reused with a new head (seconds, not hours). Reports "
                     "k-fold cross-validated accuracy, macro-F1, per-label recall and a confusion matrix, and writes "
                     "a model file that start, predict, evaluate and dashboard take with --model.",
-        epilog="example: python app.py teach photos/ --out data/models/smiles --person '^(\w+?)[-_]'")
+        epilog="example: python app.py teach photos/ --out data/models/smiles --person '^(\\w+?)[-_]'")
     teach.add_argument("photos", help="folder with one sub-folder of photos per label: PHOTOS/<label>/*.jpg")
     teach.add_argument("--out", help="folder for the model and its report (default: data/models/<PHOTOS name>)")
     who = teach.add_mutually_exclusive_group()
     who.add_argument("--person", metavar="REGEX",
                        help="who is in each photo, from its file name: the regular expression's first group "
-                            "(e.g. '^(subject\d+)'); cross-validation then keeps each person's photos together")
+                            "(e.g. '^(subject\\d+)'); cross-validation then keeps each person's photos together")
     who.add_argument("--people", metavar="CSV", help="who is in each photo, from a CSV with the columns file,person "
                                                      "(file: label/name.jpg, or name.jpg where names are unique)")
     teach.add_argument("--folds", type=bounded_number("folds", int, 2, 20), default=5,

@@ -109,6 +109,9 @@ class TeachFolder:
         path = folder / (hashlib.sha1(data).hexdigest()[:20] + _suffix(data))
         if path.exists():
             return 0                                  # the same photo twice counts once
+        elsewhere = [other.parent.name for other in self.photos.glob(f"*/{path.name}")]
+        if elsewhere:                                 # one photo under two labels would teach a contradiction
+            raise UploadError(f"the same photo is already under the label {elsewhere[0]!r}")
         path.write_bytes(data)
         return 1
 

@@ -106,18 +106,22 @@ def _model_line(report: ModelReport) -> html.P:
                   className="text-muted text-break", id="model-identity")
 
 
+SPLIT_NAMES = {"cross_validation": "cross-validated"}
+
+
 def _metric_cards(metrics: dict) -> dbc.Row:
-    """Accuracy and macro F1 per split from metrics.json, when training wrote one."""
+    """Accuracy and macro-F1 per split from metrics.json, when training (validation, test) or teach
+    (cross-validated) wrote one; its other figures (timings, counts, flags) are the report's."""
     cards = []
     for split, values in metrics.items():
         if not isinstance(values, dict):
             continue
-        for name, value in values.items():
-            if isinstance(value, (int, float)):
-                shown = f"{value:.1%}" if value <= 1 else f"{value:g}"
+        for name, title in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+            value = values.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
                 cards.append(dbc.Col(dbc.Card(dbc.CardBody([
-                    html.Div(f"{split} {name.replace('_', ' ')}", className="small text-muted"),
-                    html.Div(shown, className="h4 mb-0")])), xs=6, md=3))
+                    html.Div(f"{SPLIT_NAMES.get(split, split)} {title}", className="small text-muted"),
+                    html.Div(f"{value:.1%}", className="h4 mb-0")])), xs=6, md=3))
     return dbc.Row(cards, className="g-3 mb-3", id="model-metrics")
 
 

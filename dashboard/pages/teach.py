@@ -4,6 +4,7 @@ result, and recognise uploads with the taught model."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import flask
@@ -13,6 +14,7 @@ from dashboard import figures
 from dashboard.context import build_recognizer, recognizer
 from dashboard.teaching import DEFAULT_FOLDER, TeachFolder, TeachJob, taught_result, training_tools_missing
 from dashboard.uploads import MAX_UPLOAD_BYTES
+from model.classifier import DEFAULT_MODEL
 from model.errors import MoodlogError
 from model.labels import ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, colours_for
 
@@ -72,10 +74,13 @@ def last_result(folder: TeachFolder):
     """What was taught last, so a reload or a visit to another page does not lose it: this server's
     finished run, else the newest model in the folder."""
     state = teach_job().state()
-    if state["state"] == "done":
+    if state["state"] == "done" and state.get("model") and Path(state["model"]).is_file() and state.get("metrics"):
         return result_card(state)
     latest = folder.latest_model()
-    return result_card({"state": "done", **taught_result(latest)}) if latest and not teach_job().running() else None
+    if latest is None or teach_job().running():
+        return None
+    found = taught_result(latest)
+    return result_card({"state": "done", **found}) if found["metrics"] else None
 
 
 def label_cards(folder: TeachFolder) -> list:
@@ -144,7 +149,9 @@ def back_to_own_model(folder: TeachFolder) -> str | None:
     server = flask.current_app
     if not folder.holds(server.config["MOODLOG_MODEL"]):
         return None
-    server.config["MOODLOG_MODEL"] = server.extensions.get("moodlog_model_before_teach", server.config["MOODLOG_MODEL"])
+    before = server.extensions.get("moodlog_model_before_teach")
+    # The dashboard may have been started on a model inside the folder itself: then the shipped one.
+    server.config["MOODLOG_MODEL"] = before if before is not None and not folder.holds(before) else DEFAULT_MODEL
     server.extensions["moodlog_recognizer"] = None               # built again from that model on the next upload
     return f"Emptied. Recognize is back on {server.config['MOODLOG_MODEL'].name}."
 
@@ -258,8 +265,6 @@ def use_model(_clicks, path):
     """The Recognize and Model pages switch to the taught model (until the dashboard restarts)."""
     if not path:
         return no_update
-    from pathlib import Path
-
     server = flask.current_app
     try:
         server.extensions["moodlog_recognizer"] = build_recognizer(path)

@@ -23,11 +23,13 @@ expressions").
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shlex
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +88,9 @@ def label_folders(folder: Path) -> dict[str, list[Path]]:
     """`{label: image paths}` for each sub-folder of `folder`, sorted by label; raises DatasetError
     (a missing folder, fewer than two labels, an empty label) or LabelError (a bad label name)."""
     if not folder.is_dir():
-        raise DatasetError(f"no folder {folder}; make one sub-folder of photos per label, e.g. {folder}/smile/")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DatasetError(f"{folder} {what}; give a folder with one sub-folder of photos per label, e.g. "
+                           f"{folder}/smile/")
     found, folders = {}, {}
     for sub in sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith(".")):
         label = check_label(sub.name)
@@ -94,7 +98,8 @@ def label_folders(folder: Path) -> dict[str, list[Path]]:
             raise LabelError(f"the folders {folders[label.casefold()]!r} and {sub.name!r} name the same label; "
                              "merge them or rename one")
         folders[label.casefold()] = sub.name
-        found[label] = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        # Every file, not only known image suffixes: a HEIC or a stray document is then named as left out.
+        found[label] = sorted(p for p in sub.iterdir() if not p.name.startswith(".") and not p.is_dir())
     if len(found) < 2:
         hidden = [p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith(".")]
         note = f" (folders starting with '.' are skipped: {', '.join(hidden)})" if hidden else ""
@@ -113,9 +118,12 @@ def people_of(paths: list[Path], people_csv: Path | None, person_pattern: str | 
     from a CSV (`file,person`; a file named as `label/name.jpg` or, where names are unique, `name.jpg`)
     or the first group of a regular expression searched in each file name; None when neither is given."""
     if people_csv is not None:
-        table = read_people(people_csv)
-        keys = [f"{path.parent.name}/{path.name}" if f"{path.parent.name}/{path.name}" in table else path.name
-                for path in paths]
+        table = {unicodedata.normalize("NFC", name): person for name, person in read_people(people_csv).items()}
+        keys = []
+        for path in paths:
+            name = unicodedata.normalize("NFC", path.name)
+            in_folder = f"{check_label(path.parent.name)}/{name}"
+            keys.append(in_folder if in_folder in table else name)
         missing = [key for key in keys if key not in table]
         if missing:
             raise DatasetError(f"{people_csv} names no person for {len(missing)} photo(s), e.g. {missing[0]} "
@@ -164,8 +172,9 @@ def read_teaching_set(folder: Path, *, detector: str | None = None, people_csv: 
     labels = tuple(folders)
     items = [(path, index) for index, name in enumerate(labels) for path in folders[name]]
     faces, targets, kept, dropped = [], [], [], []
+    repeated = repeated_photos(items, labels)
     for done, (path, index) in enumerate(items, start=1):
-        face, why = framed_face(finder, path)
+        face, why = (None, repeated[path]) if path in repeated else framed_face(finder, path)
         if face is None:
             dropped.append((path, why))
         else:
@@ -179,6 +188,26 @@ def read_teaching_set(folder: Path, *, detector: str | None = None, people_csv: 
                          {name: len(paths) for name, paths in folders.items()})
     check_enough(taught)
     return taught
+
+
+def repeated_photos(items: list[tuple[Path, int]], labels: tuple[str, ...]) -> dict[Path, str]:
+    """{photo: why it is left out} for photos whose bytes another one has: a photo twice would sit on
+    both sides of a fold and flatter the cross-validation (the first copy is kept), and a photo under
+    two labels teaches a contradiction (every copy is left out)."""
+    by_content: dict[str, list[tuple[Path, int]]] = {}
+    for path, index in items:
+        try:
+            by_content.setdefault(hashlib.sha1(path.read_bytes()).hexdigest(), []).append((path, index))
+        except OSError:
+            pass                                      # framed_face names what is wrong with it
+    repeated = {}
+    for copies in by_content.values():
+        first = copies[0][0]
+        names = sorted({labels[index] for _, index in copies})
+        for path, _ in copies if len(names) > 1 else copies[1:]:
+            repeated[path] = (f"the same photo is under the labels {' and '.join(names)}" if len(names) > 1
+                              else f"the same photo as {first.parent.name}/{first.name}")
+    return repeated
 
 
 def framed_face(finder, path: Path) -> tuple[np.ndarray | None, str]:

@@ -80,3 +80,14 @@ def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_pho
     job.cancel()
     assert process.poll() is not None and job.state() == {"state": "idle"}
     assert not list(folder.models.glob("*/*.keras"))
+
+
+def test_one_photo_cannot_be_kept_under_two_labels(tmp_path, face_photos, finder):
+    folder = TeachFolder(tmp_path / "teach")
+    folder.add_label("one")
+    folder.add_label("two")
+    portrait = sorted((face_photos / "cfd" / "happy").glob("*-HO.jpg"))[0]
+    assert folder.add_photos("one", [(data_uri(portrait), "a.jpg")], finder).kept == 1
+    added = folder.add_photos("two", [(data_uri(portrait), "b.jpg")], finder)
+    assert added.kept == 0 and "already under the label 'one'" in dict(added.refused)["b.jpg"]
+    assert folder.labels() == {"one": 1, "two": 0}

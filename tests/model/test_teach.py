@@ -220,3 +220,22 @@ def test_a_label_folder_named_the_macos_way_reads_as_its_label(tmp_path, face_ph
     photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
     (photos / "teeth").rename(photos / unicodedata.normalize("NFD", "sourire é"))
     assert list(label_folders(photos)) == ["neutral", "sourire é"]
+
+
+def test_a_photo_given_twice_is_read_once_and_other_files_are_named(tmp_path, face_photos):
+    """A copy of a photo (same bytes, any name, any label) would sit on both sides of a fold and flatter
+    the cross-validation; a file Moodlog cannot read (an iPhone HEIC) is named, not skipped silently."""
+    from model.training.teach import read_teaching_set
+
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    first = sorted((photos / "teeth").iterdir())[0]
+    (photos / "neutral" / "contradiction.jpg").write_bytes(first.read_bytes())
+    (photos / "neutral" / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    second = sorted((photos / "teeth").iterdir())[1]
+    (photos / "teeth" / "again.jpg").symlink_to(second.resolve())
+    taught = read_teaching_set(photos)
+    assert taught.counts() == {"neutral": PER_LABEL, "teeth": PER_LABEL - 1}
+    why = {path.name: reason for path, reason in taught.dropped}
+    assert why["again.jpg"] == f"the same photo as teeth/{second.name}"
+    assert why["contradiction.jpg"] == why[first.name] == "the same photo is under the labels neutral and teeth"
+    assert "not an image" in why["IMG_0001.HEIC"]

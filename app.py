@@ -62,11 +62,12 @@ def evaluate_command(args) -> int:
 def quantize_command(args) -> int:
     needs_training_tools("quantize")
     from model.classifier import DEFAULT_MODEL
-    from model.training.dataset import load_fer2013
     from model.training.keras_model import require_emotions
+
+    require_emotions(Path(args.model) if args.model else DEFAULT_MODEL, "quantize")   # before TensorFlow and FER2013
+    from model.training.dataset import load_fer2013
     from model.training.train import quantize
 
-    require_emotions(Path(args.model) if args.model else DEFAULT_MODEL, "quantize")   # before FER2013 is read
     splits, _ = load_fer2013(args.data)
     if "train" not in splits:
         from model.errors import DatasetError

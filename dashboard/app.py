@@ -25,6 +25,7 @@ from dashboard.context import build_recognizer
 from dashboard.live import chosen_label_set, filters_from_query
 from dashboard.queries import LogUnavailable
 from dashboard.report import SERVED_IMAGES
+from dashboard.sessions import label_sets_of
 from dashboard.uploads import MAX_UPLOAD_BYTES
 from model.errors import MoodlogError
 from model.classifier import DEFAULT_MODEL
@@ -91,13 +92,15 @@ def export_csv() -> flask.Response:
         connection = queries.connect(flask.current_app.config["MOODLOG_DB"])
     except LogUnavailable as error:
         return flask.Response(f"{error}\n", status=404, mimetype="text/plain")
-    if filters.label_set is None:   # a log of several label sets exports one: the page's default
+    if filters.label_set is None:   # a log of several label sets exports one: the sessions', else the page's default
         try:
             found = queries.label_sets(connection)
+            of_sessions = set(label_sets_of(connection, list(filters.sessions)).values()) if filters.sessions else set()
         except sqlite3.DatabaseError as error:
             connection.close()
             return flask.Response(f"cannot read the log ({error})\n", status=404, mimetype="text/plain")
-        filters = dataclasses.replace(filters, label_set=chosen_label_set(found, None))
+        chosen = next(iter(of_sessions)) if len(of_sessions) == 1 and len(found) > 1 else chosen_label_set(found, None)
+        filters = dataclasses.replace(filters, label_set=chosen)
     return flask.Response(_csv_lines(connection, filters), mimetype="text/csv",
                           headers={"Content-Disposition": "attachment; filename=moodlog-detections.csv"})
 

@@ -140,6 +140,13 @@ def test_an_export_without_a_label_set_gives_the_default_one(mixed):
     assert len(rows) == 15 and "angry" in rows[0] and "teeth" not in rows[0]
 
 
+def test_an_export_of_a_taught_session_without_a_label_set_is_in_its_labels(mixed):
+    """A URL naming only a taught session's id exports it in its own labels (it used to export the
+    emotions' columns, and so no row)."""
+    rows = export(mixed[0], f"?sessions={mixed[2]}")
+    assert len(rows) == 20 and "teeth" in rows[0] and "angry" not in rows[0]
+
+
 def test_a_label_called_like_a_column_gets_a_prefix():
     assert queries.probability_columns(("face", "x", "label_y", "smile")) == {
         "p_face": "face", "p_x": "x", "p_label_y": "label_y", "smile": "smile"}

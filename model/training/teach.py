@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.classifier import DEFAULT_MODEL, TRIM, to_model_input
-from model.errors import DatasetError, ImageError
-from model.images import IMAGE_SUFFIXES, load_image
+from model.classifier import DEFAULT_MODEL
+from model.errors import DatasetError
+from model.images import IMAGE_SUFFIXES
 from model.labels import (ADVISED_FACES_PER_LABEL, MIN_FACES_PER_LABEL, LabelError, check_label, check_label_set,
                           write_model_labels)
 from model.lite import digest
@@ -47,9 +47,6 @@ MIN_FACES, ADVISED_FACES = MIN_FACES_PER_LABEL, ADVISED_FACES_PER_LABEL
 FOLDS = 5
 # L2 strengths the inner cross-validation chooses among (inverse, on standardised features).
 STRENGTHS = np.logspace(-3, 1, 9)
-# Photos are decoded with their longer side at least this long: faces stay far above the 32 pixels
-# the classifier needs, and a 12-megapixel JPEG decodes several times faster at a reduced scale.
-DECODE_SIDE = 1024
 FEATURE_LAYER = "pool"
 DROPPED_NAMED = 5
 Progress = Callable[[str, int, int], None]
@@ -75,13 +72,16 @@ class TeachingSet:
 
 @dataclass
 class TeachResult:
-    """What `teach` made: the model file, the cross-validated scores and how long each step took."""
+    """What `teach` made: the model file, the cross-validated scores, how long each step took, and
+    `fitted` `(N, K)`: the final head's mirror-averaged probabilities of the taught faces (what the
+    saved model computes in float, the reference its int8 version is checked against)."""
     model_path: Path
     metrics: "Metrics"
     fold_accuracies: list[float]
     seconds: dict[str, float]
     taught: TeachingSet
     strength: float
+    fitted: np.ndarray
 
 
 def label_folders(folder: Path) -> dict[str, list[Path]]:
@@ -165,7 +165,7 @@ def read_teaching_set(folder: Path, *, detector: str | None = None, people_csv: 
     Raises DatasetError when a label is left with fewer than MIN_FACES usable faces (naming the first
     photos dropped and why)."""
     from model.faces import PHOTO_DETECTOR
-    from model.recognizer import FaceFinder
+    from model.recognizer import FaceFinder, framed_face
 
     folders = label_folders(folder)
     finder = FaceFinder(detector or PHOTO_DETECTOR)
@@ -208,18 +208,6 @@ def repeated_photos(items: list[tuple[Path, int]], labels: tuple[str, ...]) -> d
             repeated[path] = (f"the same photo is under the labels {' and '.join(names)}" if len(names) > 1
                               else f"the same photo as {first.parent.name}/{first.name}")
     return repeated
-
-
-def framed_face(finder, path: Path) -> tuple[np.ndarray | None, str]:
-    """The photo's largest readable face as the classifier sees it, `(48, 48, 1) uint8`, or None and why not."""
-    try:
-        image = load_image(path, max_side=DECODE_SIDE)
-    except ImageError as error:
-        return None, str(error).removeprefix(f"{path}: ")
-    crop = finder.largest_face_crop(image)
-    if crop is None:
-        return None, "no readable face"
-    return to_model_input([crop], TRIM)[0], ""
 
 
 def check_enough(taught: TeachingSet) -> None:
@@ -362,7 +350,8 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     clock["model"] = time.monotonic()
     seconds = {step: clock[step] - clock[previous] for previous, step in zip(list(clock)[:-1], list(clock)[1:])}
     seconds["total"] = clock["model"] - clock["start"]
-    result = TeachResult(model_path, metrics, fold_accuracies, seconds, taught, strength)
+    result = TeachResult(model_path, metrics, fold_accuracies, seconds, taught, strength,
+                         head_probabilities(head, features, mirrored))
     from model.training.teach_report import write_teach_report
 
     write_teach_report(result, folder, command or shlex.join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))

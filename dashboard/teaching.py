@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dashboard.uploads import MAX_UPLOAD_PIXELS, UploadError, decode_upload
-from model.errors import ImageError
-from model.images import load_image
+from model.recognizer import framed_face
 from model.labels import MAX_LABELS, LabelError, check_label, check_label_set
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,12 +99,9 @@ class TeachFolder:
 
     def _keep(self, folder: Path, contents: str, finder) -> int:
         data = decode_upload(contents)
-        try:
-            image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=1024)
-        except ImageError as error:
-            raise UploadError(str(error).replace("upload: ", "", 1)) from None
-        if finder.largest_face_crop(image) is None:
-            raise UploadError("no readable face (too small, cut by the edge, turned away, or none)")
+        face, why = framed_face(finder, data, MAX_UPLOAD_PIXELS)      # as `teach` will read it
+        if face is None:
+            raise UploadError(why)
         path = folder / (hashlib.sha1(data).hexdigest()[:20] + _suffix(data))
         if path.exists():
             return 0                                  # the same photo twice counts once

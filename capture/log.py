@@ -50,7 +50,7 @@ DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w"
 # Schema 3: what a session was, how it was made, and by what (see SessionDetails).
 SUM_COLUMNS = tuple(f"sum_{name}" for name in EMOTIONS)
 # A detection of a taught model: its label in `emotion`, every label's probability in `probabilities`.
-CUSTOM_DETECTION_COLUMNS = DETECTION_COLUMNS[:11] + ("media_time", "probabilities")
+CUSTOM_DETECTION_COLUMNS = DETECTION_COLUMNS[:DETECTION_COLUMNS.index("confidence") + 1] + ("media_time", "probabilities")
 SESSION_DETAILS = {"uuid": str, "kind": str, "source_fps": float, "source_frames": int, "source_duration": float,
                    "labels": str, "note": str, "settings": str, "version": str, "model_sha256": str,
                    "model_trained": str, "label_set": str}

@@ -48,6 +48,15 @@ def wait_for(driver, condition, timeout: float = WAIT):
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
 
 
+def pick_from_dropdown(driver, dropdown_id: str, option_xpath: str) -> None:
+    """Open a Dash dropdown, click the option `option_xpath` finds inside its open menu (e.g.
+    "//label[.//span[text()='cam']]"), and close the menu."""
+    driver.find_element(By.ID, dropdown_id).click()
+    wait_for(driver, lambda d: d.find_element(
+        By.XPATH, "//div[contains(@class, 'dash-dropdown-content')]" + option_xpath)).click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
 def open_history(driver, server) -> dict[str, float]:
     driver.get(server.url + "/")
     return wait_for(driver, lambda d: distribution(d))
@@ -76,11 +85,7 @@ def test_filters_change_what_is_shown(browser, server):
     assert "angry" not in timeline_traces(browser)
 
     browser.find_element(By.XPATH, "//label[.//span[text()='angry']]").click()
-    browser.find_element(By.ID, "history-devices").click()
-    option = wait_for(browser, lambda d: d.find_element(
-        By.XPATH, "//div[contains(@class, 'dash-dropdown-content')]//label[.//span[text()='cam']]"))
-    option.click()
-    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    pick_from_dropdown(browser, "history-devices", "//label[.//span[text()='cam']]")
     wait_for(browser, lambda d: (distribution(d) or {}).get("happy") == 0 and sum(distribution(d).values()) == 120)
     wait_for(browser, lambda d: len(texts(d, "#history-sessions tbody tr")) == 1)
     screenshot(browser, "history-filtered")
@@ -114,12 +119,8 @@ def test_session_filter_lists_sessions_begun_after_opening(browser, tmp_path):
         db = open_log(path)
         late = write_session(db, "late-cam", [(time.time() + i * 0.1, "surprise") for i in range(9)], close=False)
         db.close()
-        browser.find_element(By.ID, "history-sessions-filter").click()
-        option = wait_for(browser, lambda d: d.find_element(
-            By.XPATH, f"//div[contains(@class, 'dash-dropdown-content')]//label[.//span[starts-with(text(), "
-                      f"'#{late} · late-cam')]]"))
-        option.click()
-        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        pick_from_dropdown(browser, "history-sessions-filter",
+                           f"//label[.//span[starts-with(text(), '#{late} · late-cam')]]")
         wait_for(browser, lambda d: sum((distribution(d) or {}).values()) == 9 and distribution(d)["surprise"] == 9)
         browser.find_element(By.ID, "history-devices").click()
         assert wait_for(browser, lambda d: "late-cam" in texts(d, ".dash-dropdown-content label"))

@@ -12,14 +12,13 @@ import pytest
 pytest.importorskip("selenium", reason="selenium not installed (pip install -r requirements-test.txt)")
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from capture.log import open_log  # noqa: E402
 from dashboard.live import label_set_key  # noqa: E402
 from e2e_support import Server, screenshot  # noqa: E402
 from logdata import TAUGHT, known_log, mixed_log, write_taught_session  # noqa: E402
-from test_dashboard_browser import distribution, texts, timeline_traces, wait_for  # noqa: E402
+from test_dashboard_browser import distribution, pick_from_dropdown, texts, timeline_traces, wait_for  # noqa: E402
 from test_sessions_browser import graph, table_rows  # noqa: E402
 
 
@@ -90,12 +89,7 @@ def test_a_session_of_a_new_label_set_shows_the_menu_and_is_not_summed(browser, 
 
 
 def choose_session(driver, label_start: str) -> None:
-    driver.find_element(By.ID, "sessions-one").click()
-    option = wait_for(driver, lambda d: d.find_element(
-        By.XPATH, f"//div[contains(@class, 'dash-dropdown-content')]//*[starts-with(normalize-space(.), "
-                  f"'{label_start}')]"))
-    option.click()
-    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    pick_from_dropdown(driver, "sessions-one", f"//*[starts-with(normalize-space(.), '{label_start}')]")
 
 
 def test_sessions_page_keeps_each_label_set_apart(browser, mixed_server):

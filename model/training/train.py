@@ -112,8 +112,8 @@ def train(config: TrainConfig) -> Path:
     machine = machine_description()
     record_run(out, config, minutes, machine)
     model_path = out / "moodnet.keras"
-    if not tensorflow_installed():
-        print(f"TensorFlow is not installed here, so the int8 model and the report are still to be written: "
+    if not keras_on_tensorflow():
+        print(f"Keras runs on {keras.backend.backend()} here, so the int8 model and the report are still to be written: "
               f"copy {out} to a machine with Moodlog's requirements and run "
               f"`python app.py train --finish {out} --data FER2013`")
         return model_path
@@ -157,10 +157,10 @@ def record_run(out: Path, config: TrainConfig, minutes: float, machine: str) -> 
         {"command": command, "minutes": minutes, "machine": machine, "settings": settings}, indent=2))
 
 
-def tensorflow_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorflow") is not None
+def keras_on_tensorflow() -> bool:
+    """The int8 model and the report need Keras on TensorFlow (its TFLite converter): not only
+    TensorFlow installed, since KERAS_BACKEND=torch beside an installed TensorFlow fails there."""
+    return keras.backend.backend() == "tensorflow"
 
 
 def quantize(model_path: Path, train_split, seed: int) -> Path:

@@ -8,7 +8,9 @@ down by this share of the box side.
 Neighbouring cells differ by a photo or two, so a cell is chosen by its neighbourhood's mean
 (the middle of a plateau, not a lucky spike), and the rule is checked on held-out photos: chosen
 on CFD alone and scored on Yale, and the other way round, beside the setting now in
-model/recognizer.py CROP. The chosen cell goes into CROP.
+model/recognizer.py CROP. Since 2026-11-30 CROP is no longer chosen here but from FER2013 itself
+(bench/fer_framing.py: each detector's box on FER2013's faces), so that nothing about the crop is
+tuned on the photos we measure with; this grid stays as a check of that choice.
 Usage: python bench/crop_margin.py [--detectors haar blazeface]
 """
 

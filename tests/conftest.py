@@ -42,6 +42,15 @@ def face_photos() -> Path:
 
 
 @pytest.fixture(scope="session")
+def crossdomain_photos() -> Path:
+    """Labelled photos from other face datasets (../shared/datasets/crossdomain: jaffe/, faces/), for measuring only."""
+    path = SHARED / "crossdomain"
+    if not path.is_dir():
+        pytest.skip("cross-domain face photos not found at ../shared/datasets/crossdomain")
+    return path
+
+
+@pytest.fixture(scope="session")
 def recognizer():
     """The shipped model behind the default detector, loaded once for the whole run."""
     from model.recognizer import Recognizer

@@ -32,22 +32,24 @@ def fer2013() -> Path:
     return path
 
 
+def shared_folder(name: str, what: str) -> Path:
+    """../shared/datasets/<name>, or a skip that says what is missing and where it was looked for."""
+    path = SHARED / name
+    if not path.is_dir():
+        pytest.skip(f"{what} not found at ../shared/datasets/{name}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def face_photos() -> Path:
     """Real full-frame face photos (../shared/datasets/faces: cfd/, yale/, group_photos/, nonface/, videos/)."""
-    path = SHARED / "faces"
-    if not path.is_dir():
-        pytest.skip("real face photos not found at ../shared/datasets/faces")
-    return path
+    return shared_folder("faces", "real face photos")
 
 
 @pytest.fixture(scope="session")
 def crossdomain_photos() -> Path:
     """Labelled photos from other face datasets (../shared/datasets/crossdomain: jaffe/, faces/), for measuring only."""
-    path = SHARED / "crossdomain"
-    if not path.is_dir():
-        pytest.skip("cross-domain face photos not found at ../shared/datasets/crossdomain")
-    return path
+    return shared_folder("crossdomain", "cross-domain face photos")
 
 
 @pytest.fixture(scope="session")

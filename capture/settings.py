@@ -79,10 +79,10 @@ def session_label(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not LABEL_NAME.fullmatch(name):
-        raise argparse.ArgumentTypeError(f"--label wants NAME=VALUE with a name of letters, digits, _ . - "
+        raise argparse.ArgumentTypeError(f"wants NAME=VALUE with a name of letters, digits, _ . - "
                                          f"(e.g. participant=P07), not {text!r}")
     if not value or len(value) > LONGEST_LABEL_VALUE or not value.isprintable():
-        raise argparse.ArgumentTypeError(f"--label {name}= wants a value of 1-{LONGEST_LABEL_VALUE} printable "
+        raise argparse.ArgumentTypeError(f"{name}= wants a value of 1-{LONGEST_LABEL_VALUE} printable "
                                          f"characters")
     return name, value
 
@@ -99,11 +99,11 @@ def session_labels(pairs) -> dict[str, str]:
 
 
 def bounded(setting: Setting):
-    """An argparse type that converts and checks the bounds, with the setting's name in errors."""
+    """An argparse type that converts and checks the bounds (argparse puts the option's name before the error)."""
     def convert(text: str):
         value = setting.kind(text)
         if (setting.low is not None and value < setting.low) or (setting.high is not None and value > setting.high):
-            raise argparse.ArgumentTypeError(f"--{setting.name} must be between {setting.low:g} and {setting.high:g}")
+            raise argparse.ArgumentTypeError(f"must be between {setting.low:g} and {setting.high:g}")  # argparse names the option
         return value
     convert.__name__ = setting.kind.__name__
     return convert

@@ -21,7 +21,7 @@ def test_start_help_lists_every_setting_and_an_example():
 def test_out_of_bounds_values_are_refused_with_the_option_named():
     done = subprocess.run([sys.executable, str(ROOT / "app.py"), "start", "0", "--fps", "0"], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 2 and "--fps must be between 0.1 and 1000" in done.stderr
+    assert done.returncode == 2 and "argument --fps: must be between 0.1 and 1000" in done.stderr
 
 
 def test_the_readme_table_has_a_row_per_setting_as_help_words_it():

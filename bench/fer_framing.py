@@ -43,7 +43,7 @@ def main() -> None:
         def spread(values):
             return f"{np.median(values):+.3f} ({np.percentile(values, 25):+.3f} to {np.percentile(values, 75):+.3f})"
         now = CROP.get(detector, (0.0, 0.0))
-        print(f"| {detector} | {len(margins)} | {spread(margins)} | {spread(shifts)} | ({now[0]:+.2f}, {now[1]:+.2f}) |")
+        print(f"| {detector} | {len(margins)} | {spread(margins)} | {spread(shifts)} | ({now[0]:+.3f}, {now[1]:+.3f}) |")
 
 
 if __name__ == "__main__":

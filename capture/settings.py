@@ -103,7 +103,7 @@ def bounded(setting: Setting):
     def convert(text: str):
         value = setting.kind(text)
         if (setting.low is not None and value < setting.low) or (setting.high is not None and value > setting.high):
-            raise argparse.ArgumentTypeError(f"must be between {setting.low:g} and {setting.high:g}")  # argparse names the option
+            raise argparse.ArgumentTypeError(f"must be between {setting.low:g} and {setting.high:g}")
         return value
     convert.__name__ = setting.kind.__name__
     return convert

@@ -154,9 +154,8 @@ class FaceFinder:
         square may reach past the image. The face's side is the box's longer side, grown for a rolled
         face (ROLL_GROWTH); the crop adds `margin` face sides on each side, and its centre moves
         `shift` face sides down the face (along the face's own vertical, for a rolled face)."""
-        roll = roll_degrees(box)
+        face_side, roll = upright_face_side(box)
         down = np.radians(roll)
-        face_side = max(box.w, box.h) * (1 + ROLL_GROWTH * abs(np.sin(down)))
         side = max(round(face_side * (1 + 2 * self.margin)), 1)
         centre_x = box.x + box.w / 2 - np.sin(down) * self.shift * face_side
         centre_y = box.y + box.h / 2 + np.cos(down) * self.shift * face_side
@@ -171,6 +170,13 @@ class FaceFinder:
         """The crop of the largest classifiable face, or None: how training photos are read."""
         readable = [face for face in self.find(image) if face.status == OK]
         return self.crop(to_grey(image), readable[0].box) if readable else None
+
+
+def upright_face_side(box: Box) -> tuple[float, float]:
+    """(the face's side in pixels, its roll in degrees): the box's longer side, grown for a rolled face
+    (ROLL_GROWTH), so that a crop of it frames the face as it would the same face upright."""
+    roll = roll_degrees(box)
+    return max(box.w, box.h) * (1 + ROLL_GROWTH * abs(np.sin(np.radians(roll)))), roll
 
 
 # Photos to teach from are decoded with their longer side at least this long: faces stay far above the

@@ -15,10 +15,11 @@ import itertools
 import numpy as np
 
 from common import one_core
-from crossdomain import set_photos
+from crop_margin import probabilities_by_cell
+from crossdomain import POOLED, scores_by_set, set_photos
 
-MARGINS = (-0.05, 0.0, 0.05, 0.082, 0.1, 0.15, 0.2, 0.25)
-SHIFTS = (-0.05, -0.04, 0.0, 0.05, 0.1)
+MARGINS = (-0.05, 0.0, 0.05, 0.065, 0.082, 0.1, 0.15, 0.2, 0.25)
+SHIFTS = (-0.05, -0.04, -0.036, 0.0, 0.05, 0.1)
 
 
 def main() -> None:
@@ -30,7 +31,6 @@ def main() -> None:
     from model.faces import PHOTO_DETECTOR
     from model.images import load_image
     from model.recognizer import CROP, OK, FaceFinder, as_eight_bit, to_grey
-    from model.training.evaluate import score
 
     classifier, finder, photos = EmotionClassifier(args.model), FaceFinder(PHOTO_DETECTOR), set_photos()
     found = []
@@ -38,19 +38,19 @@ def main() -> None:
         image = as_eight_bit(load_image(path))
         faces = [face for face in finder.find(image) if face.status == OK]
         found.append((to_grey(image), faces[0].box if faces else None))
-    sets, read = np.array(photos.sets), np.array([box is not None for _, box in found])
+    read = np.array([box is not None for _, box in found])
     names = list(dict.fromkeys(photos.sets))
     print(f"{PHOTO_DETECTOR}, CROP {CROP[PHOTO_DETECTOR]}; {read.sum()} of {len(read)} photos with a readable face")
     print("| margin | shift | pooled accuracy | pooled macro-F1 | " + " | ".join(names) + " |")
     print("|---:|---:|---:|---:|" + "---:|" * len(names))
-    for margin, shift in itertools.product(MARGINS, SHIFTS):
-        finder.margin, finder.shift = margin, shift
+    cells = list(itertools.product(MARGINS, SHIFTS))
+    by_cell = probabilities_by_cell(classifier, finder, [(grey, box) for grey, box in found if box is not None], cells)
+    for (margin, shift), on_read in by_cell.items():
         probabilities = np.zeros((len(found), 7), np.float32)
-        probabilities[read] = classifier.predict([finder.crop(grey, box) for grey, box in found if box is not None])
-        pooled = score(photos.labels, probabilities, read)
-        per_set = [score(photos.labels[sets == n], probabilities[sets == n], read[sets == n]).accuracy for n in names]
-        print(f"| {margin:+.3f} | {shift:+.2f} | {pooled.accuracy:.3f} | {pooled.macro_f1:.3f} | "
-              + " | ".join(f"{a:.3f}" for a in per_set) + " |")
+        probabilities[read] = on_read
+        scores = scores_by_set(photos, probabilities, read)
+        print(f"| {margin:+.3f} | {shift:+.3f} | {scores[POOLED].accuracy:.3f} | {scores[POOLED].macro_f1:.3f} | "
+              + " | ".join(f"{scores[name].accuracy:.3f}" for name in names) + " |")
 
 
 if __name__ == "__main__":

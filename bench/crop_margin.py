@@ -27,6 +27,16 @@ SHIFTS = (-0.1, -0.05, 0.0, 0.05, 0.1)
 CELLS = list(itertools.product(MARGINS, SHIFTS))
 
 
+def probabilities_by_cell(classifier, finder, faces, cells) -> dict:
+    """`cell -> (N, 7) float32`: the classifier's output on each (grey image, box) of `faces` cropped
+    with every (margin, shift) cell; leaves `finder` at the last cell."""
+    by_cell = {}
+    for margin, shift in cells:
+        finder.margin, finder.shift = margin, shift
+        by_cell[(margin, shift)] = classifier.predict([finder.crop(grey, box) for grey, box in faces])
+    return by_cell
+
+
 def plateau_choice(correct: dict, rows: np.ndarray):
     """The cell whose 3x3 neighbourhood (on the grid) scores best on the photos in `rows`."""
     def score(cell):
@@ -56,11 +66,8 @@ def main() -> None:
                  for faces in [[f for f in finder.find(image) if f.status == OK]] if faces]
         labels = np.array([label for _, _, label, _ in found])
         sets = np.array([name for *_, name in found])
-        correct = {}
-        for margin, shift in CELLS:
-            finder.margin, finder.shift = margin, shift
-            crops = [finder.crop(grey, box) for grey, box, _, _ in found]
-            correct[(margin, shift)] = classifier.predict(crops).argmax(axis=1) == labels
+        by_cell = probabilities_by_cell(classifier, finder, [(grey, box) for grey, box, _, _ in found], CELLS)
+        correct = {cell: probabilities.argmax(axis=1) == labels for cell, probabilities in by_cell.items()}
         everything = np.ones(len(found), bool)
         print(f"{detector}: {len(found)}/{len(photos)} photos with a classifiable face; accuracy by margin (rows) "
               f"and shift (columns):")

@@ -28,17 +28,18 @@ OK, TOO_SMALL, CUT_BY_EDGE, TURNED_AWAY = "ok", "too small", "cut by edge", "tur
 MIN_FACE = 32
 
 # How each detector's box is turned into a FER2013-like crop: a square around the box centre,
-# its side (1 + 2 * margin) times the box side, its centre moved down by `shift` box sides.
+# its side (1 + 2 * margin) times the face's side (upright_face_side: the box's longer side, grown
+# for roll), its centre moved down the face by `shift` face sides.
 # The medians of each detector's box on 1,500 FER2013 training faces (bench/fer_framing.py): a
 # camera's face is framed as the faces the model learnt from, whatever the detector. Chosen on
 # FER2013 alone, never on the real photos we measure with; bench/RESULTS.md ("Framed as FER2013
 # frames faces") has what it bought. The earlier margins (0.20-0.25, tuned on CFD and Yale) framed
-# faces 1.2 times looser than FER2013 does, and posed disgust then read as anger.
+# faces 1.2-1.3 times looser than FER2013 does, and posed disgust then read as anger.
 CROP = {
     "haar": (0.093, 0.009),
-    "blazeface": (0.085, -0.085),
-    "blazeface-full": (0.082, -0.040),
-    "blazeface-tiles": (0.082, -0.040),   # the full-range model's boxes, found on tiles
+    "blazeface": (0.066, -0.083),
+    "blazeface-full": (0.065, -0.036),
+    "blazeface-tiles": (0.065, -0.036),   # the full-range model's boxes, found on tiles
 }
 
 # A face counts as cut by the frame edge when its box reaches past the image by more than this

@@ -403,6 +403,21 @@ def long_files(happy_then_neutral, tmp_path_factory):
     return folder
 
 
+def pool_workers(process, marker: str = "spawn_main") -> list:
+    """The live descendants of a psutil Process whose command line holds `marker` (a process pool's
+    workers); a child that has just exited (a zombie, or gone) is none of them."""
+    import psutil
+
+    workers = []
+    for child in process.children(recursive=True):
+        try:
+            if marker in " ".join(child.cmdline()):
+                workers.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            pass
+    return workers
+
+
 def test_a_worker_that_dies_does_not_fail_the_batch(long_files, tmp_path):
     """kill -9 of a worker breaks Python's process pool, failing every file in hand: the batch
     makes a new pool and reads those files again, so all are logged."""
@@ -414,10 +429,9 @@ def test_a_worker_that_dies_does_not_fail_the_batch(long_files, tmp_path):
         [long_files], CaptureOptions("", db=db, quiet=True), workers=2)))
     thread.start()
     me = psutil.Process()
-    assert wait_for(lambda: len([c for c in me.children(recursive=True) if "spawn" in " ".join(c.cmdline())]) >= 2
-                    and count_rows(db) == 0, 60)
+    assert wait_for(lambda: len(pool_workers(me, "spawn")) >= 2 and count_rows(db) == 0, 60)
     time.sleep(3)                                        # the workers are reading their first files
-    victim = [c for c in me.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())][0]
+    victim = pool_workers(me)[0]
     victim.kill()
     thread.join(300)
     summary = result["s"]

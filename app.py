@@ -6,8 +6,10 @@ import sys
 
 try:                                     # Ctrl+C in the first milliseconds: a clean stop here too
     import argparse
+    import contextlib
     import os
     import shlex
+    import signal
     import threading
     from pathlib import Path
 except KeyboardInterrupt:
@@ -15,6 +17,11 @@ except KeyboardInterrupt:
     sys.exit(130)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Every Ctrl+C (SIGINT) that reached this process before a command put its own handler in place
+# (remember_interrupts): Python drops a KeyboardInterrupt raised where it cannot propagate ("Exception
+# ignored in ..." during an import), and without this record the command would run on as if never stopped.
+INTERRUPTS: list[int] = []
 
 
 def needs_training_tools(command: str, *modules: str) -> None:
@@ -32,8 +39,6 @@ def needs_training_tools(command: str, *modules: str) -> None:
 
 
 def train_command(args) -> int:
-    import signal
-
     needs_training_tools("train", "tensorflow", "keras", "matplotlib", "pandas")
 
     from model.training.train import TrainConfig, TrainingInterrupted, finish, train
@@ -283,7 +288,7 @@ def add_predict(commands) -> None:
 
 
 def start_command(args) -> int:
-    from capture.daemon import CaptureOptions, StartInterrupted, run, stop_on_signals
+    from capture.daemon import CaptureOptions, StartInterrupted, run
 
     if is_batch(args):
         return batch_command(args)
@@ -292,7 +297,7 @@ def start_command(args) -> int:
     args.dashboard_url = f"http://127.0.0.1:{server.effective_port}/" if server is not None else None
     options = CaptureOptions(**{name: getattr(args, name) for name in CaptureOptions.__dataclass_fields__})
     stop = threading.Event()
-    with stop_on_signals(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
+    with stop_on_signals_since_start(stop, quiet=True, then_ignore=True):   # a late Ctrl+C cannot cut the summary short
         try:
             summary = run(options, stop=stop)
         except StartInterrupted as stopped:
@@ -317,7 +322,7 @@ def is_batch(args) -> bool:
 
 def batch_command(args) -> int:
     from capture.batch import run_batch
-    from capture.daemon import CaptureOptions, stop_on_signals
+    from capture.daemon import CaptureOptions
     from capture.status import BatchProgress
     from model.errors import MoodlogError
 
@@ -328,7 +333,7 @@ def batch_command(args) -> int:
               if name not in ("device", "dashboard_url")}
     options = CaptureOptions(device="", **fields)
     stop = threading.Event()
-    with stop_on_signals(stop, quiet=True, then_ignore=True):
+    with stop_on_signals_since_start(stop, quiet=True, then_ignore=True):
         summary = run_batch(args.device, options, workers=args.workers, engine=args.engine, cluster=args.cluster,
                             stop=stop, progress=BatchProgress(args.quiet))
     if not args.quiet:
@@ -358,11 +363,9 @@ def serve_dashboard_beside(db_path, model=None, port: int = 8050):
 
 def keep_serving_until_interrupted(server) -> None:
     """A file was analysed to its end: leave its charts up until Ctrl+C, as the original design did."""
-    from capture.daemon import stop_on_signals
-
     print("capture finished; the dashboard stays up until Ctrl+C", flush=True)
     stop = threading.Event()
-    with stop_on_signals(stop, quiet=True):
+    with stop_on_signals_since_start(stop, quiet=True):
         while not stop.wait(0.5):
             pass
     server.close()
@@ -484,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    interrupted = remember_interrupts()
     try:
+        remember_interrupts()
         args = build_parser().parse_args(argv)
         from model.errors import MoodlogError
 
@@ -500,27 +503,36 @@ def main(argv=None) -> int:
     except ImportError:
         # A Ctrl+C that lands inside a C extension's import (NumPy's) comes out as that module's
         # ImportError, not as KeyboardInterrupt (seen once in CI, 50 ms into `start`).
-        if not interrupted:
+        if not INTERRUPTS:
             raise
         print("stopped", file=sys.stderr)
         return 130
 
 
-def remember_interrupts() -> list[int]:
-    """Ctrl+C raises KeyboardInterrupt as before, and is also noted in the returned list, so that an
-    import it cut short can be told from a broken install. Commands that handle signals themselves
-    (the capture daemon) put their own handler in place and restore this one."""
-    import signal
-
-    interrupted: list[int] = []
-
+def remember_interrupts() -> None:
+    """Ctrl+C raises KeyboardInterrupt as before, and is also noted in INTERRUPTS, so that an
+    import it cut short can be told from a broken install, and a KeyboardInterrupt that Python swallowed
+    still stops the command (stop_on_signals_since_start). Commands that handle signals themselves (the
+    capture daemon) put their own handler in place and restore this one."""
     def interrupt(signum, _frame):
-        interrupted.append(signum)
+        INTERRUPTS.append(signum)
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():   # main() called from a test's thread: leave it
         signal.signal(signal.SIGINT, interrupt)
-    return interrupted
+
+
+@contextlib.contextmanager
+def stop_on_signals_since_start(stop: threading.Event, **options):
+    """capture.daemon.stop_on_signals (Ctrl+C and SIGTERM set `stop`), which also sets `stop` for a Ctrl+C
+    that came before it and that Python swallowed on its way (INTERRUPTS): checked once the handler is in
+    place, so that no Ctrl+C falls between the two."""
+    from capture.daemon import stop_on_signals
+
+    with stop_on_signals(stop, **options):
+        if INTERRUPTS:
+            stop.set()
+        yield
 
 
 if __name__ == "__main__":

@@ -116,12 +116,15 @@ def test_a_ctrl_c_that_python_swallowed_before_capture_took_over_still_stops_sta
 
     camera = MjpegServer(encode_frames([np.full((240, 320, 3), 120, np.uint8)] * 10), fps=5).start()
     monkeypatch.setattr(app, "INTERRUPTS", [signal.SIGINT])     # as the handler records a swallowed Ctrl+C
-    previous = signal.getsignal(signal.SIGINT)
+    # start leaves SIGINT and SIGTERM ignored on its way out (then_ignore); ignored signals are inherited by
+    # every child this test process starts later, which `terminate` then could not stop: restore both.
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     db = tmp_path / "swallowed.db"
     try:
         assert app.main(["start", camera.url, "--db", str(db), "--quiet"]) == 130
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         camera.stop()
     if db.exists():
         assert db_rows(db, "SELECT count(*) AS n FROM sessions")[0]["n"] == 0

@@ -43,6 +43,7 @@ def train_command(args) -> int:
 
     from model.training.train import TrainConfig, TrainingInterrupted, finish, train
 
+    stop_if_interrupted()
     if args.finish:
         path = finish(Path(args.finish), args.data)
         print(f"int8 model and report written beside {path}")
@@ -64,6 +65,7 @@ def evaluate_command(args) -> int:
     needs_training_tools("evaluate", "matplotlib", *(("tensorflow", "keras") if args.runtime in ("keras", "tflite") else ()))
     from model.training.evaluate_cli import evaluate_model
 
+    stop_if_interrupted()
     evaluate_model(args.data, args.model, Path(args.report) if args.report else None, split_names=args.split,
                    runtime=args.runtime, whole_image=args.whole_image, detector=args.detector, quiet=args.quiet)
     return 0
@@ -107,6 +109,9 @@ def predict_command(args) -> int:
         raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
                             whole_image=args.whole_image)
+    stop_if_interrupted()
+    for problem in recognizer.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json,
                              max_pixels=int(args.max_megapixels * 1_000_000))
     return 2 if failures else 0
@@ -117,6 +122,7 @@ def teach_command(args) -> int:
     from model.training.teach import teach
     from model.training.teach_progress import progress_reporter
 
+    stop_if_interrupted()
     out = Path(args.out) if args.out else Path("data") / "models" / Path(args.photos).resolve().name
     with progress_reporter(args.quiet, args.status) as progress:
         result = teach(Path(args.photos), out, base=Path(args.base) if args.base else None, detector=args.detector,
@@ -199,6 +205,9 @@ def add_train(commands) -> None:
     train.add_argument("--light", type=float, metavar="P",
                        help="share of training faces put under random exposure, gamma, noise, blur and JPEG "
                             "before light normalisation, 0-1 (default 0)")
+    train.add_argument("--light-kinds", type=lambda text: tuple(word.strip() for word in text.split(",") if word.strip()),
+                       metavar="KINDS", help="with --light, which distortions, comma-separated: dim, bright (clipped), "
+                                             "gamma, noise, blur, jpeg (default: all)")
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
                        help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere; "
                             "auto picks by the CPU (default auto; the saved model is float32 either way)")
@@ -507,6 +516,13 @@ def main(argv=None) -> int:
             raise
         print("stopped", file=sys.stderr)
         return 130
+
+
+def stop_if_interrupted() -> None:
+    """For commands that keep Python's own Ctrl+C handling: a Ctrl+C that Python swallowed during their
+    imports (INTERRUPTS) stops them before their work begins, as one that got through would have."""
+    if INTERRUPTS:
+        raise KeyboardInterrupt
 
 
 def remember_interrupts() -> None:

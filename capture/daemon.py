@@ -107,6 +107,8 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
         preview = Preview(options.preview)
         failed = True                                    # an unexpected error still closes the books
         try:
+            for problem in getattr(recognizer, "problems", ()):
+                print(f"warning: {problem}", file=sys.stderr, flush=True)
             if not options.quiet:
                 print(banner(books.writer.session_id, describe(device), reader.info, moodlog_version(),
                              options.db, options.dashboard_url), file=sys.stderr, flush=True)

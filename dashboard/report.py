@@ -15,6 +15,7 @@ from model.classifier import DEFAULT_MODEL
 from model.errors import ModelFileError
 from model.labels import EMOTIONS, model_labels
 from model.lite import digest
+from model.recognizer import framing_problem
 from model.report import CROSSDOMAIN_FILE, CROSSDOMAIN_HEADING, without_section
 
 # Only these files of the weights folder are served to browsers.
@@ -42,7 +43,8 @@ class ModelReport:
     """What is known about the served model; `markdown` is None when no REPORT.md exists yet, and
     `crossdomain` None when no crossdomain.json does (or it cannot be read). `labels` are the model's
     outputs (the seven emotions unless it was taught others); `labels_problem` says why they could not
-    be read (then `labels` is the emotions)."""
+    be read (then `labels` is the emotions); `framing_problem` why a taught model may read faces worse
+    than its report says (model.recognizer.framing_problem)."""
     model_file: Path
     model_size: int | None
     model_written: datetime.datetime | None
@@ -53,6 +55,7 @@ class ModelReport:
     crossdomain: CrossDomain | None = None
     labels: tuple[str, ...] = EMOTIONS
     labels_problem: str | None = None
+    framing_problem: str | None = None
 
 
 def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
@@ -72,7 +75,8 @@ def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
                        datetime.datetime.fromtimestamp(stat.st_mtime) if stat else None,
                        markdown and link_images(markdown, weights), _metrics(weights / "metrics.json"),
                        [name for name in SERVED_IMAGES if (weights / name).is_file()],
-                       recall_by_label(markdown, labels) if markdown else {}, crossdomain, labels, problem)
+                       recall_by_label(markdown, labels) if markdown else {}, crossdomain, labels, problem,
+                       _framing_problem(model_file) if stat and not problem else None)
 
 
 def read_labels(model_file: Path) -> tuple[tuple[str, ...], str | None]:
@@ -81,6 +85,13 @@ def read_labels(model_file: Path) -> tuple[tuple[str, ...], str | None]:
         return model_labels(model_file), None
     except ModelFileError as error:
         return EMOTIONS, str(error)
+
+
+def _framing_problem(model_file: Path) -> str | None:
+    try:
+        return framing_problem(model_file)
+    except ModelFileError:          # already said by labels_problem's reading of the same member
+        return None
 
 
 def read_crossdomain(model_file: Path) -> CrossDomain | None:

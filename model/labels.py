@@ -91,14 +91,28 @@ def is_emotions(labels) -> bool:
 def model_labels(path: str | Path) -> tuple[str, ...]:
     """The class names of a model file's outputs, in order: those `teach` wrote into it, else EMOTIONS.
     Raises ModelFileError when the file's label member is unreadable."""
+    details = model_details(path)
+    if not details:
+        return EMOTIONS
+    try:
+        return check_label_set(details["labels"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: {error}") from None
+
+
+def model_details(path: str | Path) -> dict:
+    """What `write_model_labels` wrote into a model file ({"labels": [...], and how it was taught}), or
+    {} for a model without it (one made by `train`). Raises ModelFileError when it is unreadable."""
     try:
         with zipfile.ZipFile(path) as archive:
             if LABELS_MEMBER not in archive.namelist():
-                return EMOTIONS
-            labels = json.loads(archive.read(LABELS_MEMBER))["labels"]
-        return check_label_set(labels)
-    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError) as error:
+                return {}
+            details = json.loads(archive.read(LABELS_MEMBER))
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
         raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: {error}") from None
+    if not isinstance(details, dict):
+        raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: not a JSON object")
+    return details
 
 
 def write_model_labels(path: str | Path, labels, details: dict | None = None) -> None:

@@ -19,7 +19,7 @@ from model.errors import ImageError
 from model.alignment import aligned_crop, beyond_frame, roll_degrees, yaw_ratio
 from model.faces import Box, DEFAULT_DETECTOR, get_detector, moved, shrunk
 from model.images import MAX_PIXELS, eight_bit, load_image
-from model.labels import EMOTIONS, colours_for
+from model.labels import EMOTIONS, colours_for, model_details
 
 OK, TOO_SMALL, CUT_BY_EDGE, TURNED_AWAY = "ok", "too small", "cut by edge", "turned away"
 
@@ -41,6 +41,25 @@ CROP = {
     "blazeface-full": (0.065, -0.036),
     "blazeface-tiles": (0.065, -0.036),   # the full-range model's boxes, found on tiles
 }
+
+
+
+def framing() -> dict[str, list[float]]:
+    """CROP as JSON: what `teach` records in a taught model, so that a later change of framing is seen."""
+    return {name: [margin, shift] for name, (margin, shift) in sorted(CROP.items())}
+
+
+def framing_problem(path) -> str | None:
+    """Why a taught model may read faces worse than it did when taught, or None: it was taught on
+    faces framed otherwise than CROP frames them now (models taught before 2026-11-30 recorded no
+    framing; CROP changed that day). A model made by `train` learnt FER2013's own framing: None."""
+    details = model_details(path) if path is not None else {}
+    if details.get("task") != "taught" or details.get("framing") == framing():
+        return None
+    when = f" (taught {details['taught_at'][:10]})" if isinstance(details.get("taught_at"), str) else ""
+    return (f"{path} was taught on faces framed otherwise than Moodlog frames them now{when}, so it may read "
+            "faces worse than its report says; teach it again from the same photos (`python app.py teach`)")
+
 
 # A face counts as cut by the frame edge when its box reaches past the image by more than this
 # share of its side: detectors place the box of a face whose chin or brow is just out of frame a
@@ -215,6 +234,8 @@ class Recognizer:
         self.finder = FaceFinder(detector, min_face=min_face)
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
+        # Said once by whoever shows the user what runs (predict, start, the dashboard's Model page).
+        self.problems = [problem] if (problem := framing_problem(getattr(self.classifier, "path", None))) and not whole_image else []
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -35,8 +35,11 @@ def _labels_line(report: ModelReport):
     if report.labels_problem:
         return dbc.Alert(report.labels_problem, color="warning", id="model-labels")
     kind = "the seven FER2013 emotions" if is_emotions(report.labels) else f"{len(report.labels)} taught labels"
-    return html.P([f"It tells apart {kind}: ", html.Span(", ".join(report.labels), className="fw-semibold")],
+    line = html.P([f"It tells apart {kind}: ", html.Span(", ".join(report.labels), className="fw-semibold")],
                   id="model-labels")
+    if report.framing_problem:
+        return html.Div([line, dbc.Alert(report.framing_problem, color="warning", id="model-framing")])
+    return line
 
 
 def _recall_chart(recall: dict[str, float], labels):

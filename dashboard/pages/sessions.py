@@ -190,8 +190,10 @@ def _tables(rows):
 
 
 def _table(rows, labels, table_id: str) -> html.Table:
-    """Sessions of one label set, a column per label (mean probability · share of readings)."""
-    head = ["Session", "Labels", "Started", "Duration", "Face in frame", "Faces", *labels, "Valence", "Outages"]
+    """Sessions of one label set, a column per label (mean probability · share of readings), then
+    valence, outages and how many markers each has."""
+    head = ["Session", "Labels", "Started", "Duration", "Face in frame", "Faces", *labels, "Valence", "Outages",
+            "Markers"]
     body = []
     for r in rows:
         cells = [html.Td(f"#{r.id}", title=r.device), html.Td(_labels(r.labels) or "—", title=r.note or ""),
@@ -203,6 +205,8 @@ def _table(rows, labels, table_id: str) -> html.Table:
                   for e in labels]
         cells.append(html.Td("—" if r.valence is None else f"{r.valence:+.2f}"))
         cells.append(html.Td(f"{r.outages} ({session_figures.clock(r.outage_seconds)})" if r.outages else "0"))
+        cells.append(html.Td(f"{r.markers:,}", title="events marked on the timeline (start --marker-port, keys, "
+                                                   "or `app.py markers`)"))
         body.append(html.Tr(cells))
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
                       className="table table-sm table-hover align-middle mb-0 text-nowrap sessions-summary-table",

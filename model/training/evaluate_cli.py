@@ -75,6 +75,7 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     notes = ["images: each classified whole, as one face" if whole_image else
              f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
              f"readable face); --whole-image classifies each whole image as one face instead"]
+    notes += [f"warning: {problem}" for problem in recognizer.problems]
     for name in names:
         results[name], unread = evaluate_photos(recognizer, photos[name], load_report, name, quiet=quiet)
         notes.append(read_line(name, results[name], unread))

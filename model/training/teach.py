@@ -383,13 +383,15 @@ def check_before_reading(folder: Path, out: Path, base: Path, people_csv: Path |
 def save_taught(model, model_path: Path, taught: TeachingSet, base: Path) -> Path:
     """Save the model with its labels and how it was taught, then its int8 version, calibrated on the
     taught faces and their mirrors (the faces it will see)."""
+    from model.recognizer import framing
     from model.training.keras_model import write_int8
 
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_path)
     write_model_labels(model_path, taught.labels, {
         "task": "taught", "base_model": base.name, "base_sha256": digest(base),
-        "faces": taught.counts(), "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        "faces": taught.counts(), "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "framing": framing()})
     write_int8(model, model_path, np.concatenate([taught.faces, taught.faces[:, :, ::-1]]))
     return model_path
 

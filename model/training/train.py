@@ -22,6 +22,7 @@ from model.training import dataset
 from model.errors import DatasetError
 from model.labels import EMOTIONS
 from model.training.network import WIDTHS
+from model.training.photometric import KINDS as LIGHT_KINDS
 
 CALIBRATION_FACES = 1000
 
@@ -52,6 +53,7 @@ class TrainConfig:
     ferplus: str | None = None
     ferplus_weight: float = 0.5
     light: float = 0.0
+    light_kinds: tuple[str, ...] = LIGHT_KINDS
     threads: int = 0
     limit: int = 0
     # "tf.data" distorts training faces in a tf.data pipeline (TensorFlow, the default there);
@@ -80,6 +82,10 @@ def train(config: TrainConfig) -> Path:
     for option, path in (("--init", config.init), ("--teacher", config.teacher)):
         if path:
             require_emotions(Path(path), option)          # before minutes of loading data
+    unknown = sorted(set(config.light_kinds) - set(LIGHT_KINDS))
+    if unknown or not config.light_kinds:
+        raise DatasetError(f"--light-kinds: choose one or more of {', '.join(LIGHT_KINDS)}"
+                           + (f", not {', '.join(unknown)}" if unknown else ""))
     if config.light and chosen_pipeline(config.pipeline) != "tf.data":
         raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
     splits, report = prepare_data(config)
@@ -435,7 +441,7 @@ def light_distortion(config: TrainConfig):
     rng = np.random.default_rng(config.seed)
 
     def distort(pixels, targets):
-        out = tf.numpy_function(lambda batch: distort_light(batch, config.light, rng), [pixels], tf.uint8)
+        out = tf.numpy_function(lambda batch: distort_light(batch, config.light, rng, config.light_kinds), [pixels], tf.uint8)
         out.set_shape(pixels.shape)
         return out, targets
 

@@ -291,6 +291,30 @@ def test_the_model_page_shows_a_taught_models_labels_and_says_when_it_has_no_rep
     assert recall["y"] == ["neutral", "closed smile", "teeth"] and recall["x"] == [0.5, 0.75, 0.9]
 
 
+@pytest.mark.parametrize("details, warned", [
+    ({}, False),                                                              # not written by `teach`
+    ({"task": "taught", "taught_at": "2026-11-29T10:00:00Z"}, True),          # taught before framing was recorded
+    ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z", "framing": {"blazeface": [0.2, 0.0]}}, True),
+    ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z", "framing": "current"}, False),
+])
+def test_the_model_page_warns_when_a_taught_model_learnt_another_framing(mixed, tmp_path, details, warned):
+    import shutil
+
+    from model.classifier import DEFAULT_MODEL
+    from model.recognizer import framing
+
+    path = tmp_path / "taught.keras"
+    shutil.copy(DEFAULT_MODEL, path)
+    write_model_labels(path, TAUGHT, {**details, "framing": framing()} if details.get("framing") == "current" else details)
+    app = create_app(mixed[0], model=path)
+    with app.server.test_request_context("/model"):
+        warning = _find(sys.modules["pages.model"].layout(), "model-framing")
+    assert (warning is not None) == warned
+    if warned:
+        assert "framed otherwise than Moodlog frames them now (taught 2026-11-" in _text(warning)
+        assert "teach it again" in _text(warning)
+
+
 def test_the_model_page_shows_the_seven_emotions_of_the_shipped_model(mixed):
     app = create_app(mixed[0])
     with app.server.test_request_context("/model"):

@@ -102,7 +102,7 @@ def test_sessions_page_keeps_each_label_set_apart(browser, mixed_server):
     headers = browser.execute_script("return Array.from(document.querySelectorAll('#sessions-table-2 th'))"
                                      ".map(h => h.textContent)")
     assert headers[6:9] == list(TAUGHT) and "happy" not in headers
-    assert taught_rows[0][6] == "0.52 · 60%" and taught_rows[0][-2] == "—"      # no valence
+    assert taught_rows[0][6] == "0.52 · 60%" and taught_rows[0][-3] == "—"      # no valence
 
     # The newest session, the taught one, is drawn first: its labels, no valence; the overlay holds it alone.
     drawn = wait_for(browser, lambda d: (g := graph(d, "sessions-intensity")) and "teeth" in g["names"] and g)

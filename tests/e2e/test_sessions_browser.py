@@ -97,6 +97,10 @@ def test_sessions_page_summarises_filters_and_draws_markers(browser, sessions_se
     rows = until(browser, lambda d: len(table_rows(d, "sessions-table")) == 2 and table_rows(d, "sessions-table"))
     labels = {row[1] for row in rows}
     assert labels == {"participant=P08", "condition=A, participant=P07"}
+    headers = browser.execute_script("return Array.from(document.querySelectorAll('#sessions-table th'))"
+                                     ".map(h => h.textContent)")
+    assert headers[-1] == "Markers"
+    assert {row[1]: row[-1] for row in rows} == {"participant=P08": "1", "condition=A, participant=P07": "2"}
     assert "valence = mean P(happy)" in browser.find_element(By.ID, "sessions-valence-definition").text
 
     # The newest session (the live one) is drawn first: its HTTP marker is on the timeline.

@@ -164,3 +164,23 @@ def test_the_readme_names_every_command_and_option():
                for option in action.option_strings if option.startswith("--") and option != "--help"
                and option not in readme]
     assert [name for name in commands if f"app.py {name}" not in readme] == [] and missing == []
+
+
+def test_a_ctrl_c_that_python_swallowed_during_imports_stops_predict_train_and_evaluate(tmp_path, monkeypatch, capsys):
+    """A KeyboardInterrupt that Python dropped during a command's imports (recorded in INTERRUPTS, as
+    app.remember_interrupts does) stops the command before its work begins: exit 130, nothing written."""
+    import app as front_door
+
+    photo = tmp_path / "face.png"
+    photo.write_bytes((ROOT / "tests" / "artifacts" / "model-laptop.png").read_bytes())
+    monkeypatch.setattr(front_door, "INTERRUPTS", [signal.SIGINT])
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        for command in (["predict", str(photo), "--out", str(tmp_path / "annotated")],
+                        ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "trained")],
+                        ["evaluate", "--data", str(tmp_path / "nowhere")]):
+            assert front_door.main(command) == 130, command
+            assert capsys.readouterr().err.strip().endswith("stopped")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not (tmp_path / "annotated").exists() and not (tmp_path / "trained").exists()

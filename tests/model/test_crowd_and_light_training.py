@@ -91,3 +91,27 @@ def test_a_short_run_trains_towards_the_crowd_under_random_light(fer2013, ferplu
     assert "FER+ votes (50% of each target)" in result.stdout
     assert (tmp_path / "moodnet.keras").is_file() and (tmp_path / "REPORT.md").is_file()
     assert "ferplus=" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_light_kinds_limit_the_distortions_to_those_named(splits):
+    from model.training.photometric import KINDS, distorted
+
+    faces = splits["validation"].images[:32]
+    rng = np.random.default_rng(0)
+    for face in faces:
+        brighter = distorted(face, rng, ("bright",)).astype(int)
+        dimmer = distorted(face, rng, ("dim",)).astype(int)
+        assert np.all(brighter >= face) and np.all(dimmer <= face)       # a gain alone: no gamma, noise, blur or JPEG
+    # all kinds draw exactly as before kinds were named, so earlier runs repeat
+    assert np.array_equal(distorted(faces[0], np.random.default_rng(5)),
+                          distorted(faces[0], np.random.default_rng(5), KINDS))
+    with pytest.raises(ValueError, match="unknown light distortion"):
+        distorted(faces[0], rng, ("brite",))
+
+
+def test_train_refuses_an_unknown_light_kind_before_reading_data(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "train", "--data", str(tmp_path / "nowhere"), "--light", "0.5",
+         "--light-kinds", "bright,brite", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "--light-kinds: choose one or more of dim, bright, gamma, noise, blur, jpeg, not brite" in result.stderr

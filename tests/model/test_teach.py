@@ -199,6 +199,49 @@ def test_option_mistakes_are_refused_before_any_face_is_read(tmp_path, face_phot
     assert not (tmp_path / "status.json").exists()              # refused before the first photo
 
 
+def taught_before_framing_was_recorded(model, folder):
+    """A copy of a taught model without its framing record, as `teach` wrote them before 2026-11-30,
+    with its int8 file under the copy's own name."""
+    import shutil
+    import zipfile
+
+    from model.labels import LABELS_MEMBER, model_details, write_model_labels
+    from model.lite import int8_path
+
+    old = folder / model.name
+    details = {key: value for key, value in model_details(model).items() if key != "framing"}
+    with zipfile.ZipFile(model) as source, zipfile.ZipFile(old, "w") as copy:
+        for member in source.infolist():
+            if member.filename != LABELS_MEMBER:
+                copy.writestr(member, source.read(member))
+    write_model_labels(old, details.pop("labels"), details)
+    shutil.copy(int8_path(model), int8_path(old))
+    return old
+
+
+def test_a_taught_model_records_its_framing_and_one_taught_on_another_framing_is_named_on_use(taught, tmp_path,
+                                                                                                face_photos):
+    from model.labels import model_details
+    from model.recognizer import framing
+
+    model = taught[0] / "smiles.keras"
+    assert model_details(model)["framing"] == framing()
+    photo = sorted((face_photos / "cfd" / "happy").glob("*-HO.jpg"))[-1]
+    current = app("predict", str(photo), "--model", str(model))
+    assert current.returncode == 0 and "warning" not in current.stderr, current.stderr
+
+    older = taught_before_framing_was_recorded(model, tmp_path)
+    for command in (["predict", str(photo)], ["evaluate", "--data", str(taught[0].parent.parent / "smiles"), "--quiet"]):
+        result = app(*command, "--model", str(older))
+        assert result.returncode == 0, result.stderr
+        said = result.stdout + result.stderr
+        assert "warning: " + str(older) + " was taught on faces framed otherwise than Moodlog frames them now " \
+               "(taught 20" in said and "teach it again" in said, said
+    # the same faces read either way: the warning changes nothing but what the user is told
+    assert json.loads(app("predict", str(photo), "--model", str(older), "--json").stdout)[0]["faces"] == \
+        json.loads(app("predict", str(photo), "--model", str(model), "--json").stdout)[0]["faces"]
+
+
 @pytest.mark.parametrize("command", [
     ["quantize", "--model", "{model}"],
     ["ensemble", "{model}", "model/weights/moodnet.keras", "--out", "{tmp}/ensemble"],

@@ -231,7 +231,9 @@ def test_a_taught_model_records_its_framing_and_one_taught_on_another_framing_is
     assert current.returncode == 0 and "warning" not in current.stderr, current.stderr
 
     older = taught_before_framing_was_recorded(model, tmp_path)
-    for command in (["predict", str(photo)], ["evaluate", "--data", str(taught[0].parent.parent / "smiles"), "--quiet"]):
+    video = face_photos / "videos" / "huimiang_1543684773.avi"
+    for command in (["predict", str(photo)], ["evaluate", "--data", str(taught[0].parent.parent / "smiles"), "--quiet"],
+                    ["start", str(video), "--db", str(tmp_path / "log.db"), "--quiet"]):
         result = app(*command, "--model", str(older))
         assert result.returncode == 0, result.stderr
         said = result.stdout + result.stderr

@@ -226,6 +226,8 @@ class Recognizer:
 
     `whole_image=True` skips detection and reads each image as one face already cropped (a face
     dataset, FER2013's own 48x48 faces): the box is the whole image and nothing is aligned.
+    `problems` lists, as sentences, what may make this recognizer read faces worse than its model's
+    report says (a taught model that learnt another framing: `framing_problem`), for the caller to show.
     """
 
     def __init__(self, classifier: EmotionClassifier | None = None, detector: str | None = None, *,
@@ -234,7 +236,6 @@ class Recognizer:
         self.finder = FaceFinder(detector, min_face=min_face)
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
-        # Said once by whoever shows the user what runs (predict, start, the dashboard's Model page).
         self.problems = [problem] if (problem := framing_problem(getattr(self.classifier, "path", None))) and not whole_image else []
 
     @property

@@ -80,6 +80,7 @@ def quantize_command(args) -> int:
     from model.training.dataset import load_fer2013
     from model.training.train import quantize
 
+    stop_if_interrupted()
     splits, _ = load_fer2013(args.data)
     if "train" not in splits:
         from model.errors import DatasetError
@@ -93,6 +94,7 @@ def ensemble_command(args) -> int:
     needs_training_tools("ensemble", "tensorflow", "keras", "matplotlib")
     from model.training.ensemble import build_ensemble
 
+    stop_if_interrupted()
     path = build_ensemble(args.models, Path(args.out), args.data, args.seed)
     print(f"ensemble saved to {path}; report in {path.parent / 'REPORT.md'}")
     return 0
@@ -124,7 +126,11 @@ def teach_command(args) -> int:
 
     stop_if_interrupted()
     out = Path(args.out) if args.out else Path("data") / "models" / Path(args.photos).resolve().name
-    with progress_reporter(args.quiet, args.status) as progress:
+    with progress_reporter(args.quiet, args.status) as report:
+        def progress(*step) -> None:     # teach imports Keras and scikit-learn on its way: check again at each step
+            stop_if_interrupted()
+            report(*step)
+
         result = teach(Path(args.photos), out, base=Path(args.base) if args.base else None, detector=args.detector,
                        people_csv=Path(args.people) if args.people else None, person_pattern=args.person,
                        folds=args.folds, seed=args.seed, progress=progress)

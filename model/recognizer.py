@@ -44,17 +44,23 @@ CROP = {
 
 
 
-def framing() -> dict[str, list[float]]:
-    """CROP as JSON: what `teach` records in a taught model, so that a later change of framing is seen."""
-    return {name: [margin, shift] for name, (margin, shift) in sorted(CROP.items())}
+def framing(detector: str) -> dict:
+    """How `detector`'s boxes are framed (its CROP entry), as JSON: what `teach` records in a taught
+    model, so that a later change of the crop it learnt from is seen."""
+    margin, shift = CROP.get(detector, (0.0, 0.0))
+    return {"detector": detector, "margin": margin, "shift": shift}
 
 
 def framing_problem(path) -> str | None:
-    """Why a taught model may read faces worse than it did when taught, or None: it was taught on
-    faces framed otherwise than CROP frames them now (models taught before 2026-11-30 recorded no
-    framing; CROP changed that day). A model made by `train` learnt FER2013's own framing: None."""
+    """Why a taught model may read faces worse than it did when taught, or None: the crop of the
+    detector it was taught through (CROP) has changed since (models taught before 2026-11-30 recorded
+    no framing; CROP changed that day). Each detector's crop frames faces as FER2013 does, so a model
+    taught through one detector reads the faces of another alike. A model made by `train`: None."""
     details = model_details(path) if path is not None else {}
-    if details.get("task") != "taught" or details.get("framing") == framing():
+    if details.get("task") != "taught":
+        return None
+    recorded = details.get("framing")
+    if isinstance(recorded, dict) and recorded == framing(str(recorded.get("detector"))):
         return None
     when = f" (taught {details['taught_at'][:10]})" if isinstance(details.get("taught_at"), str) else ""
     return (f"{path} was taught on faces framed otherwise than Moodlog frames them now{when}, so it may read "

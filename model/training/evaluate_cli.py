@@ -7,6 +7,7 @@ classifier directly. Folders of photos go through the whole pipeline, as `predic
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from model.training import dataset
@@ -75,7 +76,9 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     notes = ["images: each classified whole, as one face" if whole_image else
              f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
              f"readable face); --whole-image classifies each whole image as one face instead"]
-    notes += [f"warning: {problem}" for problem in recognizer.problems]
+    for problem in recognizer.problems:             # before the photos are read, and in the report's notes
+        print(f"warning: {problem}", file=sys.stderr, flush=True)
+        notes.append(f"warning: {problem}")
     for name in names:
         results[name], unread = evaluate_photos(recognizer, photos[name], load_report, name, quiet=quiet)
         notes.append(read_line(name, results[name], unread))

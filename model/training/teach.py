@@ -56,7 +56,7 @@ Progress = Callable[[str, int, int], None]
 class TeachingSet:
     """The usable faces of a teaching folder: `faces` `(N, 48, 48, 1) uint8` framed as at run time,
     `targets` `(N,) int64` indices into `labels`, `paths` and `people` (a person per face, or None
-    when the photos do not say), and the photos `dropped` with why."""
+    when the photos do not say), the photos `dropped` with why, and the `detector` that found them."""
     labels: tuple[str, ...]
     faces: np.ndarray
     targets: np.ndarray
@@ -64,6 +64,7 @@ class TeachingSet:
     people: list[str] | None
     dropped: list[tuple[Path, str]] = field(default_factory=list)
     photos: dict[str, int] = field(default_factory=dict)
+    detector: str = ""
 
     def counts(self) -> dict[str, int]:
         """Usable faces per label."""
@@ -185,7 +186,7 @@ def read_teaching_set(folder: Path, *, detector: str | None = None, people_csv: 
             progress("finding faces", done, len(items))
     taught = TeachingSet(labels, np.asarray(faces, np.uint8).reshape(-1, 48, 48, 1), np.asarray(targets, np.int64),
                          kept, people_of(kept, people_csv, person_pattern), dropped,
-                         {name: len(paths) for name, paths in folders.items()})
+                         {name: len(paths) for name, paths in folders.items()}, finder.detector_name)
     check_enough(taught)
     return taught
 
@@ -391,7 +392,7 @@ def save_taught(model, model_path: Path, taught: TeachingSet, base: Path) -> Pat
     write_model_labels(model_path, taught.labels, {
         "task": "taught", "base_model": base.name, "base_sha256": digest(base),
         "faces": taught.counts(), "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "framing": framing()})
+        "framing": framing(taught.detector)})
     write_int8(model, model_path, np.concatenate([taught.faces, taught.faces[:, :, ::-1]]))
     return model_path
 

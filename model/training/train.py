@@ -83,6 +83,8 @@ def train(config: TrainConfig) -> Path:
         if path:
             require_emotions(Path(path), option)          # before minutes of loading data
     unknown = sorted(set(config.light_kinds) - set(LIGHT_KINDS))
+    if config.light_kinds != LIGHT_KINDS and not config.light:
+        raise DatasetError("--light-kinds chooses among --light's distortions: give --light P as well")
     if unknown or not config.light_kinds:
         raise DatasetError(f"--light-kinds: choose one or more of {', '.join(LIGHT_KINDS)}"
                            + (f", not {', '.join(unknown)}" if unknown else ""))
@@ -432,7 +434,7 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
 
 
 def light_distortion(config: TrainConfig):
-    """A tf.data map that puts `config.light` of each batch's faces under model/photometric.py's
+    """A tf.data map that puts `config.light` of each batch's faces under model/training/photometric.py's
     distortions and re-normalises them with the run time's own `normalise_light` (numpy, not a
     second implementation in TensorFlow ops)."""
     import tensorflow as tf

@@ -294,7 +294,9 @@ def test_the_model_page_shows_a_taught_models_labels_and_says_when_it_has_no_rep
 @pytest.mark.parametrize("details, warned", [
     ({}, False),                                                              # not written by `teach`
     ({"task": "taught", "taught_at": "2026-11-29T10:00:00Z"}, True),          # taught before framing was recorded
-    ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z", "framing": {"blazeface": [0.2, 0.0]}}, True),
+    ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z",                 # a crop since changed
+      "framing": {"detector": "blazeface", "margin": 0.2, "shift": 0.0}}, True),
+    ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z", "framing": "earlier form"}, True),
     ({"task": "taught", "taught_at": "2026-11-30T10:00:00Z", "framing": "current"}, False),
 ])
 def test_the_model_page_warns_when_a_taught_model_learnt_another_framing(mixed, tmp_path, details, warned):
@@ -305,7 +307,8 @@ def test_the_model_page_warns_when_a_taught_model_learnt_another_framing(mixed, 
 
     path = tmp_path / "taught.keras"
     shutil.copy(DEFAULT_MODEL, path)
-    write_model_labels(path, TAUGHT, {**details, "framing": framing()} if details.get("framing") == "current" else details)
+    current = {**details, "framing": framing("blazeface")}
+    write_model_labels(path, TAUGHT, current if details.get("framing") == "current" else details)
     app = create_app(mixed[0], model=path)
     with app.server.test_request_context("/model"):
         warning = _find(sys.modules["pages.model"].layout(), "model-framing")

@@ -166,7 +166,7 @@ def test_the_readme_names_every_command_and_option():
     assert [name for name in commands if f"app.py {name}" not in readme] == [] and missing == []
 
 
-def test_a_ctrl_c_that_python_swallowed_during_imports_stops_predict_train_and_evaluate(tmp_path, monkeypatch, capsys):
+def test_a_ctrl_c_that_python_swallowed_during_imports_stops_every_long_command(tmp_path, monkeypatch, capsys):
     """A KeyboardInterrupt that Python dropped during a command's imports (recorded in INTERRUPTS, as
     app.remember_interrupts does) stops the command before its work begins: exit 130, nothing written."""
     import app as front_door
@@ -178,9 +178,12 @@ def test_a_ctrl_c_that_python_swallowed_during_imports_stops_predict_train_and_e
     try:
         for command in (["predict", str(photo), "--out", str(tmp_path / "annotated")],
                         ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "trained")],
-                        ["evaluate", "--data", str(tmp_path / "nowhere")]):
+                        ["evaluate", "--data", str(tmp_path / "nowhere")],
+                        ["teach", str(tmp_path / "nowhere"), "--out", str(tmp_path / "taught")],
+                        ["quantize", "--data", str(tmp_path / "nowhere")],
+                        ["ensemble", str(DEFAULT_MODEL), str(DEFAULT_MODEL), "--out", str(tmp_path / "fused")]):
             assert front_door.main(command) == 130, command
             assert capsys.readouterr().err.strip().endswith("stopped")
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert not (tmp_path / "annotated").exists() and not (tmp_path / "trained").exists()
+    assert not any((tmp_path / name).exists() for name in ("annotated", "trained", "taught", "fused"))

@@ -115,3 +115,11 @@ def test_train_refuses_an_unknown_light_kind_before_reading_data(tmp_path):
          "--light-kinds", "bright,brite", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "--light-kinds: choose one or more of dim, bright, gamma, noise, blur, jpeg, not brite" in result.stderr
+
+
+def test_light_kinds_without_light_is_refused(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "train", "--data", str(tmp_path / "nowhere"), "--light-kinds", "bright",
+         "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "--light-kinds chooses among --light's distortions: give --light P as well" in result.stderr

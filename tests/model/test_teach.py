@@ -219,13 +219,24 @@ def taught_before_framing_was_recorded(model, folder):
     return old
 
 
+def test_only_the_crop_of_the_detector_a_model_was_taught_through_can_make_it_stale(taught, monkeypatch):
+    import model.recognizer as recognizer
+
+    model = taught[0] / "smiles.keras"
+    monkeypatch.setitem(recognizer.CROP, "some-new-detector", (0.1, 0.0))     # other detectors' crops: no matter
+    monkeypatch.setitem(recognizer.CROP, "haar", (0.3, 0.1))
+    assert recognizer.framing_problem(model) is None
+    monkeypatch.setitem(recognizer.CROP, "blazeface-tiles", (0.2, 0.0))      # its own: taught on another framing
+    assert "framed otherwise than Moodlog frames them now" in recognizer.framing_problem(model)
+
+
 def test_a_taught_model_records_its_framing_and_one_taught_on_another_framing_is_named_on_use(taught, tmp_path,
                                                                                                 face_photos):
     from model.labels import model_details
     from model.recognizer import framing
 
     model = taught[0] / "smiles.keras"
-    assert model_details(model)["framing"] == framing()
+    assert model_details(model)["framing"] == framing("blazeface-tiles")      # teach's detector, predict's too
     photo = sorted((face_photos / "cfd" / "happy").glob("*-HO.jpg"))[-1]
     current = app("predict", str(photo), "--model", str(model))
     assert current.returncode == 0 and "warning" not in current.stderr, current.stderr

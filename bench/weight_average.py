@@ -3,12 +3,16 @@
 
 A fine-tune from a trained network at a low learning rate stays in its basin, so the straight line
 between the two holds networks as accurate as either; the paper finds the middle of it keeps the
-base's accuracy and much of the fine-tune's robustness. Here: the shipped ensemble's members (base)
-and their over-exposure fine-tunes (bench/RESULTS.md, "Over-exposure alone in training").
-Each pair of members is interpolated per alpha and fused with `app.py ensemble` (int8 and report);
-score each with bench/crossdomain.py and bench/robustness.py.
+base's accuracy and much of the fine-tune's robustness. Used on 2026-11-30 with the members of the
+ensemble shipped until then (base) and their over-exposure fine-tunes (bench/RESULTS.md, "Over-exposure
+alone in training" and "... with the shipped ensemble as teacher": the second made the model shipped
+since). Each pair of members is interpolated per alpha and fused with `app.py ensemble` (int8 and
+report); score each with bench/crossdomain.py and bench/robustness.py.
 Usage: python bench/weight_average.py --base A0.keras A1.keras --tuned B0.keras B1.keras
            --alpha 0.5 [--out bench/out/wise] [--data ../shared/datasets/fer2013]
+       python bench/weight_average.py --members-of ENSEMBLE.keras --out bench/out/base
+           (saves an ensemble's member networks, layers member0, member1, ..., as member0.keras, ...:
+           how bench/out/base/ was made from the ensemble of 2026-11-25, `git show a35ff57:model/weights/moodnet.keras`)
 """
 
 from __future__ import annotations
@@ -35,15 +39,38 @@ def interpolated(base_path: Path, tuned_path: Path, alpha: float):
     return base
 
 
+def save_members(ensemble_path: Path, folder: Path) -> list[Path]:
+    """Each member network of a fused ensemble (`app.py ensemble`: layers member0, member1, ...) saved
+    as its own model file, folder/memberN.keras, weights unchanged."""
+    sys.path.insert(0, str(ROOT))
+    from model.training.keras_model import emotion_model
+
+    fused = emotion_model(ensemble_path, "--members-of")
+    members = [layer for layer in fused.layers if layer.name.startswith("member")]
+    if not members:
+        raise ValueError(f"{ensemble_path} is not an ensemble made by `app.py ensemble` (no member layers)")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for member in members:
+        paths.append(folder / f"{member.name}.keras")
+        member.save(paths[-1])
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", nargs="+", type=Path, required=True)
-    parser.add_argument("--tuned", nargs="+", type=Path, required=True)
+    parser.add_argument("--base", nargs="+", type=Path)
+    parser.add_argument("--tuned", nargs="+", type=Path)
+    parser.add_argument("--members-of", type=Path, metavar="ENSEMBLE", help="save this ensemble's members and stop")
     parser.add_argument("--alpha", nargs="+", type=float, default=[0.5])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "wise")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "fer2013"))
     args = parser.parse_args()
-    if len(args.base) != len(args.tuned):
+    if args.members_of:
+        for path in save_members(args.members_of, args.out):
+            print(path)
+        return
+    if not args.base or not args.tuned or len(args.base) != len(args.tuned):
         parser.error("give one tuned network per base network")
     for alpha in args.alpha:
         folder = args.out / f"alpha{alpha:g}"

@@ -61,6 +61,10 @@ class TrainConfig:
     # backends without tf.data (JAX, PyTorch: KERAS_BACKEND, e.g. on a GPU) use.
     pipeline: str = "auto"
     quiet: bool = False
+    # The first 20 hex digits of the sha256 of each model file the run starts from or learns towards
+    # ({"init": ..., "teacher": ..., "teacher_runtime": "int8" or "tflite"}), taken when it starts: a
+    # path alone names whatever lies there later.
+    input_digests: dict = field(default_factory=dict)
     command: str = field(default_factory=lambda: " ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
 
 
@@ -79,9 +83,13 @@ def train(config: TrainConfig) -> Path:
     if config.teacher and config.ferplus:
         raise DatasetError("--teacher and --ferplus both set the training targets; choose one")
     from model.training.keras_model import require_emotions
+    from model.lite import digest, int8_path
     for option, path in (("--init", config.init), ("--teacher", config.teacher)):
         if path:
             require_emotions(Path(path), option)          # before minutes of loading data
+            config.input_digests[option.lstrip("-")] = digest(Path(path))
+    if config.teacher:    # the teacher runs as at run time where its int8 file lies beside it (classifier_for)
+        config.input_digests["teacher_runtime"] = "int8" if int8_path(Path(config.teacher)).is_file() else "tflite"
     unknown = sorted(set(config.light_kinds) - set(LIGHT_KINDS))
     if config.light_kinds != LIGHT_KINDS and not config.light:
         raise DatasetError("--light-kinds chooses among --light's distortions: give --light P as well")

@@ -85,6 +85,11 @@ def test_one_epoch_training_on_a_small_real_subset_gives_a_loadable_model(fer201
     assert "int8 runtime" in report and "1/48 trimmed off each side" in report
     assert "![training curves](curves.png)" in report
     assert "distill=0.7" in report
+    from model.lite import digest
+
+    recorded = json.loads((tmp_path / "run.json").read_text())["settings"]["input_digests"]
+    assert recorded == {"teacher": digest(DEFAULT_MODEL), "teacher_runtime": "int8"}      # what the path held then
+    assert f"'teacher': '{digest(DEFAULT_MODEL)}'" in report
     assert (tmp_path / "curves.png").exists() and (tmp_path / "confusion.png").exists()
 
 

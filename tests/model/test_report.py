@@ -80,3 +80,19 @@ def test_write_report_writes_the_json_and_one_section_however_often_it_runs(tmp_
         write_report(crossdomain_figures, tmp_path / "mine.keras")
     assert json.loads((tmp_path / "crossdomain.json").read_text()) == crossdomain_figures
     assert (tmp_path / "REPORT.md").read_text() == with_section(TRAINED, crossdomain_section(crossdomain_figures))
+
+
+def test_the_selection_and_report_halves_of_the_real_photos_share_no_person(face_photos, crossdomain_photos):
+    """bench/crossdomain.py --half: candidates are chosen on one half of each set's people and the chosen
+    model reported on the other, so the reported figure is free of the choice."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from crossdomain import PERSON, SETS, set_photos
+
+    everyone = set_photos(SETS)
+    halves = {half: set_photos(SETS, half) for half in ("select", "report")}
+    assert sum(len(h.paths) for h in halves.values()) == len(everyone.paths)
+    people = {half: {(s, PERSON[s](p.name)) for s, p in zip(h.sets, h.paths)} for half, h in halves.items()}
+    assert not people["select"] & people["report"]
+    for name in SETS:                                     # every set has people on both sides
+        assert all(name in h.sets for h in halves.values()), name
+    assert set_photos(SETS, "select").paths == halves["select"].paths   # fixed for good, not drawn per run

@@ -9,10 +9,11 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import figures
-from dashboard.context import preload_recognizer, recognizer
+from dashboard.context import model_path, preload_recognizer, recognizer
 from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
 from model.labels import colours_for
-from model.recognizer import MIN_FACE, TOO_SMALL
+from model.errors import ModelFileError
+from model.recognizer import MIN_FACE, TOO_SMALL, framing_problem
 
 dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=2)
 
@@ -29,6 +30,7 @@ def layout(**_query) -> html.Div:
     return html.Div([
         html.H1("Recognize", className="h3"),
         html.P("Photos are analysed in memory and never stored.", className="text-muted"),
+        framing_alert(),
         dcc.Upload(id="recognize-upload", accept="image/*", multiple=False, className="upload-zone mb-3",
                    className_active="upload-zone upload-zone-active mb-3",
                    children=html.Div([html.Strong("Drop a photo here"), " or ", html.U("choose one"),
@@ -44,6 +46,16 @@ def layout(**_query) -> html.Div:
         dbc.Alert(id="recognize-limit", color="danger", is_open=False),
         dcc.Loading(html.Div(id="recognize-result"), type="default", delay_show=150),
     ])
+
+
+def framing_alert():
+    """A warning when the served model was taught on faces framed otherwise than today's crop
+    (model.recognizer.framing_problem), since it then reads uploads worse than its report says."""
+    try:
+        problem = framing_problem(model_path())
+    except ModelFileError:            # an unreadable model file is said where the model loads
+        return None
+    return dbc.Alert(problem, color="warning", id="recognize-framing") if problem else None
 
 
 def _face_size_field() -> html.Div:

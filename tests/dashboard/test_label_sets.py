@@ -313,9 +313,12 @@ def test_the_model_page_warns_when_a_taught_model_learnt_another_framing(mixed, 
     with app.server.test_request_context("/model"):
         warning = _find(sys.modules["pages.model"].layout(), "model-framing")
     assert (warning is not None) == warned
+    with app.server.app_context():
+        on_recognize = sys.modules["pages.recognize"].framing_alert()     # the page uploads are read on
+    assert (on_recognize is not None) == warned
     if warned:
         assert "framed otherwise than Moodlog frames them now (taught 2026-11-" in _text(warning)
-        assert "teach it again" in _text(warning)
+        assert "teach it again" in _text(warning) and _text(on_recognize) == _text(warning)
 
 
 def test_the_model_page_shows_the_seven_emotions_of_the_shipped_model(mixed):

@@ -102,7 +102,7 @@ def ensemble_command(args) -> int:
 
 def predict_command(args) -> int:
     from model.predict import predict_files
-    from model.recognizer import Recognizer
+    from model.recognizer import Recognizer, warn_of_problems
     from model.classifier import EmotionClassifier
     from model.faces import PHOTO_DETECTOR
 
@@ -112,8 +112,7 @@ def predict_command(args) -> int:
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
                             whole_image=args.whole_image)
     stop_if_interrupted()
-    for problem in recognizer.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+    warn_of_problems(recognizer)
     failures = predict_files(args.images, recognizer, Path(args.out) if args.out else None, args.json,
                              max_pixels=int(args.max_megapixels * 1_000_000))
     return 2 if failures else 0

@@ -33,7 +33,7 @@ from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.classifier import DEFAULT_MODEL, check_model_file
 from model.errors import MoodlogError
 from model.provenance import model_identity, moodlog_version
-from model.recognizer import MIN_FACE, OK
+from model.recognizer import MIN_FACE, OK, warn_of_problems
 
 READER_JOIN_SECONDS = 10.0
 
@@ -107,8 +107,7 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
         preview = Preview(options.preview)
         failed = True                                    # an unexpected error still closes the books
         try:
-            for problem in getattr(recognizer, "problems", ()):
-                print(f"warning: {problem}", file=sys.stderr, flush=True)
+            warn_of_problems(recognizer)
             if not options.quiet:
                 print(banner(books.writer.session_id, describe(device), reader.info, moodlog_version(),
                              options.db, options.dashboard_url), file=sys.stderr, flush=True)

@@ -11,7 +11,6 @@ import dataclasses
 import io
 import os
 import sqlite3
-import sys
 import threading
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from dashboard.sessions import label_sets_of
 from dashboard.uploads import MAX_UPLOAD_BYTES
 from model.errors import MoodlogError
 from model.classifier import DEFAULT_MODEL
+from model.recognizer import warn_of_problems
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DB = Path("data/moodlog.db")
@@ -175,8 +175,7 @@ def make_server(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | 
         raise AuthError(f"binding {host} lets other machines reach the dashboard: give --auth USER:PASS "
                         f"or set {AUTH_ENV}")
     recognizer = build_recognizer(model) if model is not None else None
-    for problem in recognizer.problems if recognizer is not None else ():
-        print(f"warning: {problem}", file=sys.stderr, flush=True)
+    warn_of_problems(recognizer)
     app = create_app(db_path, recognizer=recognizer, model=model or DEFAULT_MODEL)
     threading.Thread(target=queries.warm_cache, args=(db_path,), daemon=True, name="warm-cache").start()
     wsgi = app.server

@@ -76,7 +76,7 @@ def read_report(model_file: Path = DEFAULT_MODEL) -> ModelReport:
                        markdown and link_images(markdown, weights), _metrics(weights / "metrics.json"),
                        [name for name in SERVED_IMAGES if (weights / name).is_file()],
                        recall_by_label(markdown, labels) if markdown else {}, crossdomain, labels, problem,
-                       _framing_problem(model_file) if stat and not problem else None)
+                       served_framing_problem(model_file) if stat and not problem else None)
 
 
 def read_labels(model_file: Path) -> tuple[tuple[str, ...], str | None]:
@@ -87,7 +87,9 @@ def read_labels(model_file: Path) -> tuple[tuple[str, ...], str | None]:
         return EMOTIONS, str(error)
 
 
-def _framing_problem(model_file: Path) -> str | None:
+def served_framing_problem(model_file: Path) -> str | None:
+    """model.recognizer.framing_problem for a page: None where the model file's member is unreadable,
+    which the page already says (labels_problem) or the model's loading will."""
     try:
         return framing_problem(model_file)
     except ModelFileError:          # already said by labels_problem's reading of the same member

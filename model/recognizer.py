@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 import os
+import sys
 
 from model.classifier import TRIM, EmotionClassifier, to_model_input
 from model.errors import ImageError
@@ -43,7 +44,6 @@ CROP = {
 }
 
 
-
 def framing(detector: str) -> dict:
     """How `detector`'s boxes are framed (its CROP entry), as JSON: what `teach` records in a taught
     model, so that a later change of the crop it learnt from is seen."""
@@ -65,6 +65,16 @@ def framing_problem(path) -> str | None:
     when = f" (taught {details['taught_at'][:10]})" if isinstance(details.get("taught_at"), str) else ""
     return (f"{path} was taught on faces framed otherwise than Moodlog frames them now{when}, so it may read "
             "faces worse than its report says; teach it again from the same photos (`python app.py teach`)")
+
+
+def warn_of_problems(recognizer) -> list[str]:
+    """Print each of a recognizer's `problems` to stderr as a "warning: ..." line, before its work
+    begins (predict, evaluate, start, the dashboard); returns the lines. Objects without `problems`
+    (a test's stand-in) have none."""
+    lines = [f"warning: {problem}" for problem in getattr(recognizer, "problems", ())]
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+    return lines
 
 
 # A face counts as cut by the frame edge when its box reaches past the image by more than this
@@ -242,7 +252,8 @@ class Recognizer:
         self.finder = FaceFinder(detector, min_face=min_face)
         self.detector_name = "whole image" if whole_image else self.finder.detector_name
         self.whole_image = whole_image
-        self.problems = [problem] if (problem := framing_problem(getattr(self.classifier, "path", None))) and not whole_image else []
+        problem = None if whole_image else framing_problem(getattr(self.classifier, "path", None))
+        self.problems = [problem] if problem else []
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -12,8 +12,8 @@ from dashboard import figures
 from dashboard.context import model_path, preload_recognizer, recognizer
 from dashboard.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, UploadError, analyse
 from model.labels import colours_for
-from model.errors import ModelFileError
-from model.recognizer import MIN_FACE, TOO_SMALL, framing_problem
+from dashboard.report import served_framing_problem
+from model.recognizer import MIN_FACE, TOO_SMALL
 
 dash.register_page(__name__, path="/recognize", name="Recognize", title="Moodlog · Recognize", order=2)
 
@@ -50,11 +50,8 @@ def layout(**_query) -> html.Div:
 
 def framing_alert():
     """A warning when the served model was taught on faces framed otherwise than today's crop
-    (model.recognizer.framing_problem), since it then reads uploads worse than its report says."""
-    try:
-        problem = framing_problem(model_path())
-    except ModelFileError:            # an unreadable model file is said where the model loads
-        return None
+    (dashboard.report.served_framing_problem), since it then reads uploads worse than its report says."""
+    problem = served_framing_problem(model_path())
     return dbc.Alert(problem, color="warning", id="recognize-framing") if problem else None
 
 

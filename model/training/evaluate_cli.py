@@ -7,7 +7,6 @@ classifier directly. Folders of photos go through the whole pipeline, as `predic
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from model.training import dataset
@@ -65,7 +64,7 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     """Each photo through Recognizer (photo detector, crop, classifier; or each whole image as one face),
     scored by its largest readable face, in the model's own labels."""
     from model.faces import PHOTO_DETECTOR
-    from model.recognizer import Recognizer
+    from model.recognizer import Recognizer, warn_of_problems
     from model.training.photo_evaluation import evaluate_photos, photo_splits
 
     classifier = classifier_for(model_path, runtime)
@@ -76,9 +75,7 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     notes = ["images: each classified whole, as one face" if whole_image else
              f"photos: each read as `predict` reads it (detector {recognizer.detector_name}, the largest "
              f"readable face); --whole-image classifies each whole image as one face instead"]
-    for problem in recognizer.problems:             # before the photos are read, and in the report's notes
-        print(f"warning: {problem}", file=sys.stderr, flush=True)
-        notes.append(f"warning: {problem}")
+    notes += warn_of_problems(recognizer)           # said before the photos are read, and kept in the report
     for name in names:
         results[name], unread = evaluate_photos(recognizer, photos[name], load_report, name, quiet=quiet)
         notes.append(read_line(name, results[name], unread))

@@ -38,6 +38,7 @@ from model.images import load_image
 from model.labels import EMOTIONS
 from model.lite import digest
 from model.training.photo_evaluation import labelled_photos, read_photos
+from model.training.teach import people_of
 from model.report import CROSSDOMAIN_FILE, crossdomain_section, with_section
 
 SETS = ("crossdomain/jaffe", "crossdomain/faces", "faces/cfd", "faces/yale")
@@ -53,11 +54,16 @@ class Photos:
     labels: np.ndarray
 
 
-# Who is in each photo, from its file name: JAFFE "KA.AN1.39.tiff", FACES "008_y_m_d_a.jpg",
-# CFD "CFD-BF-001-026-A.jpg", Yale "subject01.happy.gif".
-PERSON = {"crossdomain/jaffe": lambda name: name.split(".")[0], "crossdomain/faces": lambda name: name.split("_")[0],
-          "faces/cfd": lambda name: "-".join(name.split("-")[:3]), "faces/yale": lambda name: name.split(".")[0]}
+# Who is in each photo: the first group of this pattern in its file name, as `teach --person` reads
+# it (JAFFE "KA.AN1.39.tiff", FACES "008_y_m_d_a.jpg", CFD "CFD-BF-001-026-A.jpg", Yale "subject01.happy.gif").
+PERSON = {"crossdomain/jaffe": r"^([A-Z]+)\.", "crossdomain/faces": r"^(\d+)_", "faces/cfd": r"^(CFD-\w+?-\d+)",
+          "faces/yale": r"^(subject\d+)"}
 HALVES = ("select", "report")
+
+
+def person_of(set_name: str, path: Path) -> str:
+    """The person in a photo of `set_name`, from its file name (PERSON, through teach's own reading)."""
+    return people_of([path], None, PERSON[set_name])[0]
 
 
 def person_half(set_name: str, path: Path) -> str:
@@ -65,8 +71,7 @@ def person_half(set_name: str, path: Path) -> str:
     CRC-32 of set and person, fixed for good. Choosing among candidates on the "select" half and
     reporting the chosen one on the other keeps the reported figure free of the choice (no person is
     on both sides)."""
-    person = PERSON[set_name](path.name)
-    return HALVES[zlib.crc32(f"{set_name}/{person}".encode()) % 2]
+    return HALVES[zlib.crc32(f"{set_name}/{person_of(set_name, path)}".encode()) % 2]
 
 
 def set_photos(sets=SETS, half: str | None = None) -> Photos:

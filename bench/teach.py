@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from common import ROOT, faces_path
+from crossdomain import PERSON
 
 TASKS = {
     "cfd-smiles": ({"teeth": ("cfd/happy", "-HO."), "closed smile": ("cfd/happy", "-HC."),
-                    "neutral": ("cfd/neutral", "")}, r"^(CFD-\w+?-\d+)"),
-    "yale": ({name: (f"yale/{name}", "") for name in ("happy", "neutral", "sad", "surprise")}, r"^(subject\d+)"),
+                    "neutral": ("cfd/neutral", "")}, PERSON["faces/cfd"]),
+    "yale": ({name: (f"yale/{name}", "") for name in ("happy", "neutral", "sad", "surprise")}, PERSON["faces/yale"]),
 }
 
 

@@ -86,12 +86,12 @@ def test_the_selection_and_report_halves_of_the_real_photos_share_no_person(face
     """bench/crossdomain.py --half: candidates are chosen on one half of each set's people and the chosen
     model reported on the other, so the reported figure is free of the choice."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from crossdomain import PERSON, SETS, set_photos
+    from crossdomain import SETS, person_of, set_photos
 
     everyone = set_photos(SETS)
     halves = {half: set_photos(SETS, half) for half in ("select", "report")}
     assert sum(len(h.paths) for h in halves.values()) == len(everyone.paths)
-    people = {half: {(s, PERSON[s](p.name)) for s, p in zip(h.sets, h.paths)} for half, h in halves.items()}
+    people = {half: {(s, person_of(s, p)) for s, p in zip(h.sets, h.paths)} for half, h in halves.items()}
     assert not people["select"] & people["report"]
     for name in SETS:                                     # every set has people on both sides
         assert all(name in h.sets for h in halves.values()), name

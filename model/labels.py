@@ -9,10 +9,13 @@ model. Reading the labels needs neither Keras nor TensorFlow.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
 import unicodedata
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 from model.errors import ModelFileError, MoodlogError
@@ -102,17 +105,27 @@ def model_labels(path: str | Path) -> tuple[str, ...]:
 
 def model_details(path: str | Path) -> dict:
     """What `write_model_labels` wrote into a model file ({"labels": [...], and how it was taught}), or
-    {} for a model without it (one made by `train`). Raises ModelFileError when it is unreadable."""
+    {} for a model without it (one made by `train`). Raises ModelFileError when it is unreadable.
+
+    Read once per version of the file (its path, inode, size and modification time): the classifier, the
+    recognizer's framing check and the dashboard's Model page all ask, and each gets its own copy."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            if LABELS_MEMBER not in archive.namelist():
-                return {}
-            details = json.loads(archive.read(LABELS_MEMBER))
+        stat = os.stat(path)
+        details = _read_details(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     except (OSError, zipfile.BadZipFile, ValueError) as error:
         raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: {error}") from None
     if not isinstance(details, dict):
         raise ModelFileError(f"{path}: its label set ({LABELS_MEMBER}) cannot be read: not a JSON object")
-    return details
+    return copy.deepcopy(details)
+
+
+@lru_cache(maxsize=16)
+def _read_details(path: str, inode: int, size: int, modified_ns: int):
+    # inode, size and modified_ns are only the cache key: a file replaced or rewritten is read again.
+    with zipfile.ZipFile(path) as archive:
+        if LABELS_MEMBER not in archive.namelist():
+            return {}
+        return json.loads(archive.read(LABELS_MEMBER))
 
 
 def write_model_labels(path: str | Path, labels, details: dict | None = None) -> None:

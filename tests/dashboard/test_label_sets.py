@@ -271,6 +271,29 @@ def taught_model(tmp_path):
     return path
 
 
+def test_a_models_labels_are_read_again_when_its_file_changes_and_each_reader_gets_its_own_copy(tmp_path):
+    """model_details reads a file's label member once per version of the file (the classifier, the
+    recognizer and the Model page all ask): a rewritten or replaced file is read afresh."""
+    import os
+    import shutil
+
+    from model.classifier import DEFAULT_MODEL
+    from model.labels import model_details, model_labels
+
+    path = tmp_path / "taught.keras"
+    shutil.copy(DEFAULT_MODEL, path)
+    assert model_details(path) == {} and model_labels(path) == EMOTIONS
+    write_model_labels(path, TAUGHT)                                   # appended in place, at once
+    assert model_labels(path) == TAUGHT
+    model_details(path)["labels"].append("not saved")                  # a caller's copy, not the cache's
+    assert model_labels(path) == TAUGHT
+    other = tmp_path / "other.keras"
+    shutil.copy(DEFAULT_MODEL, other)
+    write_model_labels(other, ("yes", "no"))
+    os.replace(other, path)                                            # replaced by another file
+    assert model_labels(path) == ("yes", "no")
+
+
 def test_the_model_page_shows_a_taught_models_labels_and_says_when_it_has_no_report(mixed, taught_model):
     app = create_app(mixed[0], model=taught_model)
     page = sys.modules["pages.model"]

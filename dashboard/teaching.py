@@ -33,6 +33,9 @@ DEFAULT_FOLDER = Path("data") / "teach"
 # Formats kept as they arrive (their bytes already passed load_image): the suffix comes from what
 # Pillow found in the file, not from the user's file name.
 KEPT_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
+# The files teaching writes beside photos/ and models/ (TeachingJob), which emptying deletes too.
+STATUS_FILE, LOG_FILE = "status.json", "teach.log"
+WRITTEN_FILES = (STATUS_FILE, LOG_FILE)
 
 
 @dataclass
@@ -112,9 +115,16 @@ class TeachFolder:
         return 1
 
     def empty(self) -> None:
-        """Delete every photo and every model taught here."""
-        if self.root.is_dir():
-            shutil.rmtree(self.root)
+        """Delete every photo and every model taught here, and teaching's status and log: only what
+        the page wrote. The folder itself and anything else in it stay, since MOODLOG_TEACH_DIR may
+        name a folder that holds the user's own files."""
+        for folder in (self.photos, self.models):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+            elif folder.is_symlink():
+                folder.unlink()
+        for name in WRITTEN_FILES:
+            (self.root / name).unlink(missing_ok=True)
 
     def latest_model(self) -> Path | None:
         """The model taught last here (folders are named by the time teaching began), or None."""
@@ -163,7 +173,7 @@ class TeachJob:
 
     @property
     def status_file(self) -> Path:
-        return self.folder.root / "status.json"
+        return self.folder.root / STATUS_FILE
 
     def start(self) -> Path:
         """Start teaching the labels there are now; LabelError/RuntimeError when it cannot start."""
@@ -173,7 +183,7 @@ class TeachJob:
             check_label_set(self.folder.labels())
             self.out = self.folder.models / time.strftime("%Y%m%d-%H%M%S")
             self.status_file.unlink(missing_ok=True)
-            log = open(self.folder.root / "teach.log", "wb")
+            log = open(self.folder.root / LOG_FILE, "wb")
             command = [sys.executable, str(ROOT / "app.py"), "teach", str(self.folder.photos), "--out", str(self.out),
                        "--status", str(self.status_file), "--quiet"]
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -212,7 +222,7 @@ class TeachJob:
     def _error(self) -> str:
         """The child's own one-line error ("error: ..."), else the last line it wrote."""
         try:
-            lines = (self.folder.root / "teach.log").read_text(errors="replace").splitlines()
+            lines = (self.folder.root / LOG_FILE).read_text(errors="replace").splitlines()
         except OSError:
             return "teaching stopped"
         errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]

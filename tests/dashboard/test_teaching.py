@@ -57,7 +57,28 @@ def test_photos_are_kept_only_with_a_readable_face_under_their_hash(tmp_path, fa
     with pytest.raises(LabelError, match="no label"):
         folder.add_photos("teeth", uploads[:1], finder)
     folder.empty()
-    assert not (tmp_path / "teach").exists()
+    assert folder.labels() == {} and not (tmp_path / "teach" / "photos").exists()
+
+
+def test_emptying_deletes_only_what_the_page_wrote(tmp_path):
+    """MOODLOG_TEACH_DIR may name a folder that holds the user's own files: emptying keeps them."""
+    root = tmp_path / "study"
+    (root / "interviews").mkdir(parents=True)
+    (root / "notes.txt").write_text("precious")
+    (root / "interviews" / "p01.txt").write_text("precious too")
+    folder = TeachFolder(root)
+    folder.add_label("teeth")
+    (folder.photos / "teeth" / "a.jpg").write_bytes(b"kept photo")
+    (folder.models / "2026-11-30T07-00-00").mkdir(parents=True)
+    (folder.models / "2026-11-30T07-00-00" / "taught.keras").write_bytes(b"model")
+    (root / "status.json").write_text("{}")
+    (root / "teach.log").write_text("log")
+    folder.empty()
+    assert sorted(path.relative_to(root).as_posix() for path in root.rglob("*")) == [
+        "interviews", "interviews/p01.txt", "notes.txt"]
+    assert (root / "notes.txt").read_text() == "precious"
+    folder.empty()                                            # an empty folder empties again without error
+    TeachFolder(tmp_path / "never made").empty()
 
 
 def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import io
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ import numpy as np
 from model.errors import ImageError, MoodlogError
 from model.faces import shrunk
 from model.images import load_image
+from model.recognizer import TOO_SMALL
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
@@ -46,7 +48,9 @@ class Analysis:
 
 def decode_upload(contents: str) -> bytes:
     """The bytes of a `data:...;base64,...` upload; UploadError past MAX_UPLOAD_BYTES."""
-    header, _, encoded = (contents or "").partition(",")
+    if not isinstance(contents, str):             # only a hand-made request sends anything else
+        raise UploadError("the upload did not arrive as a file")
+    header, _, encoded = contents.partition(",")
     if not header.startswith("data:") or not header.endswith(";base64"):
         raise UploadError("the upload did not arrive as a file")
     size = len(encoded) * 3 // 4
@@ -67,16 +71,52 @@ def analyse(recognizer, contents: str, filename: str | None = None, *, whole_ima
     began = time.perf_counter()
     recognizer = with_min_face(recognizer, min_face)
     data = decode_upload(contents)
-    try:
-        image = load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=DECODE_SIDE)
-    except ImageError as error:
-        raise UploadError(str(error).replace("upload: ", "", 1)) from None
-    faces = recognizer.recognize(image, whole_image=True) if whole_image else recognizer.recognize(image)
+    if whole_image:
+        image = upload_pixels(data, DECODE_SIDE)            # one face: read at 48x48 anyway
+        faces = recognizer.recognize(image, whole_image=True)
+    else:
+        image, faces = read_faces(recognizer, data)
     described = [dict(face.as_dict(), number=i + 1, thumbnail=thumbnail(image, face.box))
                  for i, face in enumerate(faces)]
     preview = annotated_preview(image, faces)
-    return Analysis(preview, image.shape[1], image.shape[0], described, time.perf_counter() - began,
+    width, height = photo_size(data, image)
+    return Analysis(preview, width, height, described, time.perf_counter() - began,
                     getattr(getattr(recognizer, "finder", None), "min_face", None))
+
+
+def read_faces(recognizer, data: bytes) -> tuple[np.ndarray, list]:
+    """The faces of one uploaded photo, found as `predict` finds them in the same file, and the pixels
+    they were found in. A large JPEG first decodes at reduced scale (DECODE_SIDE: several times
+    faster, which keeps the page within its 300 ms, bench/RESULTS.md); when that finds no face, or
+    leaves one too small to read (a group photo of small faces), the photo is decoded whole and read
+    again."""
+    image = upload_pixels(data, DECODE_SIDE)
+    faces = recognizer.recognize(image)
+    if max(photo_size(data, image)) > max(image.shape[:2]) and (
+            not faces or any(face.status == TOO_SMALL for face in faces)):
+        image = upload_pixels(data, None)
+        faces = recognizer.recognize(image)
+    return image, faces
+
+
+def upload_pixels(data: bytes, max_side: int | None) -> np.ndarray:
+    """model.images.load_image for an upload, its errors as UploadError."""
+    try:
+        return load_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=max_side)
+    except ImageError as error:
+        raise UploadError(str(error).replace("upload: ", "", 1)) from None
+
+
+def photo_size(data: bytes, pixels: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the uploaded photo as it stands upright, whatever scale `pixels` were
+    decoded at (read from the file's header: the page says the photo's size, not the decode's)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as header:
+        width, height = header.size
+    if (width > height) != (pixels.shape[1] > pixels.shape[0]):      # turned upright by its EXIF tag
+        width, height = height, width
+    return width, height
 
 
 def with_min_face(recognizer, min_face: int | None):

@@ -59,12 +59,28 @@ def load_image(source: str | os.PathLike | bytes, *, grey: bool = False,
         except IsADirectoryError:
             raise ImageError(f"{name}: is a folder, not an image") from None
         except UnidentifiedImageError:
+            if is_tiff(source):
+                raise ImageError(f"{name}: a TIFF in a pixel format Moodlog cannot read (colour floating point, "
+                                 "for one); save it as 8- or 16-bit RGB or greyscale") from None
             raise ImageError(f"{name}: not an image (or a format Moodlog cannot read)") from None
         except Image.DecompressionBombError as error:
             raise ImageError(f"{name}: refused, too many pixels ({error})") from None
         except (OSError, SyntaxError, ValueError) as error:
             # PIL reports truncated or corrupt data as OSError/SyntaxError while decoding.
             raise ImageError(f"{name}: damaged image ({error})") from None
+
+
+def is_tiff(source: str | os.PathLike | bytes) -> bool:
+    """Whether a file or bytes begin as a TIFF does (either byte order, classic or BigTIFF)."""
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            start = bytes(source[:4])
+        else:
+            with open(source, "rb") as file:
+                start = file.read(4)
+    except OSError:
+        return False
+    return start in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def decoded(image: Image.Image, name: str, grey: bool, max_pixels: int, max_side: int | None) -> np.ndarray:

@@ -43,6 +43,10 @@ def test_size_limit_is_checked_before_decoding():
 @pytest.mark.parametrize("contents, message", [
     ("not a data uri", "did not arrive as a file"),
     ("data:image/png;base64,@@@@", "damaged"),
+    (None, "did not arrive as a file"),
+    (12, "did not arrive as a file"),                    # only a hand-made request sends these
+    ({"contents": "data:image/png;base64,"}, "did not arrive as a file"),
+    (["data:image/png;base64,"], "did not arrive as a file"),
 ])
 def test_malformed_uploads_are_refused(contents, message):
     with pytest.raises(UploadError, match=message):
@@ -101,3 +105,34 @@ def test_min_face_applies_to_one_upload_and_leaves_the_shared_recognizer_alone(f
     assert recognizer.finder.min_face == 32 and uploads.with_min_face(recognizer, 32) is recognizer
     with pytest.raises(UploadError, match="at least 1 pixel"):
         uploads.analyse(recognizer, contents, photo.name, min_face=0)
+
+
+def test_a_large_group_photo_is_read_as_predict_reads_it_and_its_own_size_is_given(face_photos):
+    """A 4096x3072 JPEG of 16 copies of a group photo: decoded at reduced scale for speed, its faces
+    would be too small to read; the page then reads it whole, as `predict` does, and says its size."""
+    import cv2
+
+    from dashboard.context import build_recognizer
+    from model.classifier import DEFAULT_MODEL
+    from model.recognizer import OK
+
+    photo = cv2.imread(str(face_photos / "group_photos" / "linzaer_imgs_15.jpg"))
+    mosaic = cv2.resize(np.tile(photo, (4, 4, 1)), (4096, 3072), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", mosaic, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    recognizer = build_recognizer(DEFAULT_MODEL)
+    read_by_predict = [face for face in recognizer.recognize(mosaic) if face.status == OK]
+    analysis = uploads.analyse(recognizer, data_uri(encoded.tobytes()), "mosaic.jpg")
+    assert (analysis.width, analysis.height) == (4096, 3072)
+    readable = [face for face in analysis.faces if face["status"] == OK]
+    assert len(read_by_predict) >= 16 and len(readable) == len(read_by_predict)
+
+
+def test_a_large_portrait_keeps_the_quick_reduced_decode_and_says_its_own_size(recognizer, face_photos):
+    import cv2
+
+    photo = cv2.imread(str(sorted((face_photos / "cfd" / "happy").glob("*.jpg"))[0]))
+    big = cv2.resize(photo, (photo.shape[1] * 4000 // photo.shape[0], 4000), interpolation=cv2.INTER_CUBIC)
+    ok, encoded = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    image, faces = uploads.read_faces(recognizer, encoded.tobytes())
+    assert max(image.shape[:2]) < 4000 and faces and faces[0].status == "ok"       # the quick path sufficed
+    assert uploads.photo_size(encoded.tobytes(), image) == (big.shape[1], big.shape[0])

@@ -66,6 +66,21 @@ def test_16_bit_and_float_photos_read_like_the_8_bit_one(photo_recognizer, portr
     assert np.abs(colour[0].probabilities - expected[0].probabilities).max() < 0.1   # grey loses only colour
 
 
+def test_a_colour_float_tiff_is_refused_by_name_in_a_file_and_in_bytes(portrait, tmp_path):
+    """Pillow reads grey float TIFFs but not colour ones (OpenCV writes those): refused with what to do."""
+    import cv2
+
+    from model.errors import ImageError
+
+    path = tmp_path / "float.tiff"
+    cv2.imwrite(str(path), np.asarray(portrait, np.float32)[:, :, ::-1] / 255)
+    for source in (path, path.read_bytes()):
+        with pytest.raises(ImageError, match="a TIFF in a pixel format Moodlog cannot read .*8- or 16-bit"):
+            load_image(source)
+    with pytest.raises(ImageError, match="not an image"):
+        load_image(b"II not a TIFF at all")
+
+
 def test_palette_photo_reads_through_its_palette(photo_recognizer, portrait):
     """As JAFFE's palette TIFFs: pixels are indices into a palette of greys (here shuffled, so that
     reading the indices as brightness would show noise)."""

@@ -102,6 +102,8 @@ def recognize(photo, face_crop, min_face, photo_time, face_time):
     upload = face_crop if whole_image else photo
     if not upload:
         return None if ctx.triggered_id != "recognize-min-face" else no_update
+    if not isinstance(upload, dict):          # only a hand-made request: refused as not a file, below
+        upload = {}
     return _recognized(upload.get("contents"), upload.get("filename"), whole_image=whole_image,
                        min_face=_face_size(min_face))
 

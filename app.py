@@ -408,8 +408,10 @@ def markers_command(args) -> int:
 
     markers = read_marker_csv(args.csv)                  # a bad file is refused before the log opens
     db = open_log(args.db, must_exist=True)
-    stored = add_markers(db, args.session, markers, source="csv")
-    print(f"{stored} markers added to session {args.session} of {args.db}")
+    added = add_markers(db, args.session, markers, source="csv")
+    already = len(markers) - added                      # identical to a marker the session has: not added again
+    print(f"{added} markers added to session {args.session} of {args.db}"
+          + (f"; {already} already there, not added again" if already else ""))
     return 0
 
 
@@ -419,7 +421,8 @@ def add_markers_command(commands) -> None:
         description="Reads a CSV with the header `time,label`. A time is a position in the video (seconds, mm:ss "
                     "or h:mm:ss, e.g. 01:30.5) or a date and time (ISO 8601, e.g. 2026-11-29T14:03:05+01:00; "
                     "without an offset, local time). Markers are drawn on the History timeline, exported, and "
-                    "split the session into segments for its summary.",
+                    "split the session into segments for its summary. A marker the session already has (same "
+                    "time, same label) is not added again, so running the command twice adds nothing the second time.",
         epilog="example: python app.py markers events.csv --session 3 --db data/moodlog.db")
     markers.add_argument("csv", help="the CSV file of markers")
     markers.add_argument("--session", type=int, required=True, help="the session id (the Sessions table shows it)")

@@ -12,6 +12,9 @@ the same FrameReader, tracker and sampling on media time), so a file gives the s
 batch as with `start FILE`. Workers send back their rows; this process is the only one that
 writes the log: a session per file, written when the file is done. A file that fails (cannot be
 opened, or its worker died) is reported and the batch goes on; the command exits 2 at the end.
+Ctrl+C (`stop`) asks the local workers to end their files where they are: each file begun is
+logged as a `stopped` session with every row read so far, as `start FILE` keeps one; files not
+begun, and files on Dask, are reported "not done" with nothing logged.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".m
                             ".ts", ".mts", ".m2ts", ".3gp", ".ogv"})
 PROGRESS_EVERY_SECONDS = 0.5
 MOST_TRIES = 2                  # a file is read again once after its worker died
+# After Ctrl+C, how long the workers get to hand back the files they were reading (they end on the
+# frame in hand: milliseconds, unless one is still loading the model); a file later is "not done".
+STOP_WAIT_SECONDS = 5.0
 ENGINES = ("local", "dask")
 DASK_TOPIC = "moodlog-progress"
 
@@ -94,20 +100,25 @@ def batch_inputs(paths) -> list[Path]:
 _recognizers: dict = {}
 
 
-def analyse_file(path: str, options: CaptureOptions, report=None) -> FileResult:
+def analyse_file(path: str, options: CaptureOptions, report=None, stop=None) -> FileResult:
     """Read one file through the daemon's pipeline in this process; never raises for a bad file.
-    `report(path, frames_done, frames_total)` is called about every PROGRESS_EVERY_SECONDS."""
+    `report(path, frames_done, frames_total)` is called about every PROGRESS_EVERY_SECONDS. Once
+    `stop` (an Event) is set, the file ends after the frame in hand, as 'stopped' with its rows so
+    far; a file not begun then ends at once, 'stopped' with no counters."""
     started = time.time()
     worker = f"{os.uname().nodename}:{os.getpid()}"
+    stop = stop or threading.Event()
     try:
         key = (options.model, options.detector, options.min_face)
-        if key not in _recognizers:                       # loaded once per worker process
+        if key not in _recognizers and not stop.is_set():     # loaded once per worker process
             _recognizers[key] = load_recognizer(options)
+        if stop.is_set():
+            return FileResult(path, started, time.time(), "stopped", worker=worker)
         recognizer = _recognizers[key]
         capture = open_capture(path)
     except (MoodlogError, OSError) as error:
         return FileResult(path, started, time.time(), "failed", worker=worker, error=str(error))
-    reader = InlineReader(path, capture, threading.Event(), fps=options.fps)
+    reader = InlineReader(path, capture, stop, fps=options.fps)
     collector = Collector(reader, path, report)
     tracker = Tracker(SMOOTH_SECONDS if options.smooth else 0.0)
     try:
@@ -133,11 +144,12 @@ class InlineReader(FrameReader):
         self.ready.append(frame)
 
     def frames(self):
-        """Every wanted frame of the file, in order, read as they are asked for."""
+        """Every wanted frame of the file, in order, read as they are asked for, until its end or
+        the stop; a frame read is always handed over, so every frame counted as read is analysed."""
         while True:
             while self.ready:
                 yield self.ready.pop(0)
-            if not self._read_one():
+            if self.stop.is_set() or not self._read_one():
                 return
 
 
@@ -163,14 +175,15 @@ class Collector(Tally):
             self.report(self.path, counters.frames_read + counters.frames_corrupt, self.reader.info.frames)
 
 
-def _quiet_worker(progress=None) -> None:
-    """A local worker: one core, Ctrl+C left to the process that owns the batch, progress to its
-    queue, and (on Linux) killed with its parent, so a batch killed with -9 leaves no orphans."""
-    global _progress
+def _quiet_worker(progress=None, stopping=None) -> None:
+    """A local worker: one core, Ctrl+C left to the process that owns the batch (which sets
+    `stopping`), progress to its queue, and (on Linux) killed with its parent, so a batch killed
+    with -9 leaves no orphans."""
+    global _progress, _stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     one_core()
-    _progress = progress
+    _progress, _stopping = progress, stopping
 
 
 def _die_with_parent() -> None:
@@ -184,6 +197,7 @@ def _die_with_parent() -> None:
 
 
 _progress = None
+_stopping = None
 
 
 def one_core() -> None:
@@ -197,7 +211,7 @@ def one_core() -> None:
 
 def _analyse_locally(path: str, options: CaptureOptions) -> FileResult:
     report = (lambda *message: _progress.put(message)) if _progress is not None else None
-    return analyse_file(path, options, report)
+    return analyse_file(path, options, report, _stopping)
 
 
 def _analyse_on_dask(path: str, options: CaptureOptions) -> FileResult:
@@ -219,12 +233,13 @@ class LocalEngine:
         context = get_context("spawn")
         self.context = context
         self.progress = context.Queue()
+        self.stopping = context.Event()                     # set on Ctrl+C: workers end their files
         self.pool = self._new_pool()
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=_quiet_worker,
-                                   initargs=(self.progress,))
+                                   initargs=(self.progress, self.stopping))
 
     def submit(self, path: str, options: CaptureOptions):
         return self.pool.submit(_analyse_locally, path, options)
@@ -235,6 +250,14 @@ class LocalEngine:
     def restart(self) -> None:
         self._stop_workers()
         self.pool = self._new_pool()
+
+    def stop_files(self, futures, timeout: float) -> set:
+        """Ctrl+C: files not begun are cancelled, the workers end the files in hand after the frame
+        they are analysing; the futures done within `timeout` seconds (cancelled ones among them)."""
+        self.stopping.set()
+        for future in futures:
+            future.cancel()
+        return wait(futures, timeout=timeout)[0]
 
     def messages(self) -> list[tuple]:
         taken = []
@@ -303,6 +326,11 @@ class DaskEngine:
             taken.append(self.received.get())
         return taken
 
+    def stop_files(self, futures, timeout: float) -> set:
+        """Ctrl+C: Dask's workers are not asked to end their files; they are cancelled on close and
+        none is logged (their rows come back only with a whole file)."""
+        return set()
+
     def close(self, cancel: bool = False) -> None:
         self.client.close()
         if self.cluster is not None:
@@ -352,7 +380,8 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
               cluster: str | None = None, stop: threading.Event | None = None, progress=None) -> BatchSummary:
     """Analyse every file of `paths` (see batch_inputs) on `engine`, one session per file in
     `options.db`, written by this process as each file is done. `progress` (a BatchProgress or
-    None) shows the work; `stop` (set by Ctrl+C) cancels files not yet done, keeping those done."""
+    None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file in hand on
+    local workers as a 'stopped' session with its rows so far, and cancels the rest (not done)."""
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
@@ -381,6 +410,8 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
                 outcome[path] = write_result(db, result, options)
                 if progress:
                     progress.finish(path, result)
+        if futures:
+            futures = _log_files_in_hand(pool, futures, db, options, outcome, progress)
     finally:
         pool.close(cancel=bool(futures))
         if progress:
@@ -389,6 +420,23 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str =
         outcome[path] = (None, "stopped", "stopped (Ctrl+C) before it was done: nothing logged; run it again")
     sessions = [(str(path), *outcome[str(path)]) for path in files]
     return BatchSummary(sessions, time.monotonic() - began, pool.name, str(options.db))
+
+
+def _log_files_in_hand(pool, futures: dict, db, options, outcome: dict, progress) -> dict:
+    """Ctrl+C: each file a worker was reading is ended where it is and logged as a 'stopped'
+    session with its rows so far (one that ended meanwhile, as it ended). Returns the futures of
+    files not begun, cancelled, or not handed back in STOP_WAIT_SECONDS: not done, nothing logged."""
+    for future in pool.stop_files(futures, STOP_WAIT_SECONDS):
+        if future.cancelled() or isinstance(future.exception(), BrokenProcessPool):
+            continue
+        result = _result_of(future, futures[future])
+        if result.status == "stopped" and not result.counters.get("frames_read"):
+            continue                                      # not begun, or not a frame read yet
+        path = futures.pop(future)
+        outcome[path] = write_result(db, result, options)
+        if progress:
+            progress.finish(path, result)
+    return futures
 
 
 def _after_a_dead_worker(pool, futures: dict, tries: dict, outcome: dict, options, progress) -> dict:
@@ -430,6 +478,9 @@ def write_result(db, result: FileResult, options: CaptureOptions) -> tuple[int |
         writer.add(*row)
     writer.update_counters(**result.counters)
     writer.close(result.status, ended_at=result.ended_at)
+    if result.status == "stopped":
+        return session_id, "stopped", (f"Ctrl+C came after {result.counters.get('frames_read', 0):,} frames: "
+                                       "their rows are kept, the rest of the file was not read")
     return session_id, result.status, cut_short(result.info, result.counters)
 
 

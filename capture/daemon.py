@@ -1,9 +1,10 @@
 """The capture daemon: read a frame, detect faces, skip it if none, classify each face, log.
 
-Habits (see ../shared/STYLE.md): one stop Event set by SIGINT and SIGTERM; stopping finishes
-the frame in hand, flushes every pending row and closes the session row; the source is read
-and reconnected beside the loop (capture/source.py); the daemon counts what it does and writes
-the counters to its session row with every batch. No frame is ever stored: only numbers.
+Habits (see ../shared/STYLE.md): one stop Event set by SIGINT and SIGTERM; stopping analyses
+the frames already read (the one in hand, a file's few queued ones), flushes every pending row
+and closes the session row; the source is read and reconnected beside the loop
+(capture/source.py); the daemon counts what it does and writes the counters to its session row
+with every batch. No frame is ever stored: only numbers.
 
 Faces that are found but cannot be classified (too small, cut by the frame edge, turned
 away) are counted in `faces_unclassified` and never logged as a guess; a frame with no face
@@ -158,9 +159,15 @@ class LookCloser:
 
 
 def frames(reader: FrameReader, stop: threading.Event):
-    """Frames until stop or the end of the source; None after a quarter second without one."""
+    """Frames until stop or the end of the source; None after a quarter second without one. On a
+    stop, the frames already read (a file's few queued ones) are analysed too, once the reader has
+    stopped: the summary and the session's counters then account for every frame read."""
     while not stop.is_set() and not reader.exhausted():
         yield reader.next_frame(timeout=0.25)
+    if stop.is_set() and reader.ident is not None:
+        reader.join(READER_JOIN_SECONDS)
+        if not reader.is_alive():                         # stuck in a read: its frames are left alone
+            yield from reader.left_over()
 
 
 class Tally:

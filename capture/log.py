@@ -40,6 +40,9 @@ from model.labels import EMOTIONS
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 MARKER_SLACK_SECONDS = 1.0
+# Two markers of a session with the same label this close on both clocks are one marker given twice
+# (a CSV imported again); times in a CSV are written to the millisecond at the finest.
+SAME_MARKER_SECONDS = 0.0005
 BATCH_SECONDS = 1.0
 BATCH_ROWS = 5_000
 SESSION_COUNTERS = ("frames_read", "frames_analysed", "frames_without_face", "frames_dropped",
@@ -299,7 +302,9 @@ def start_session(db: sqlite_utils.Database, *, device: str, model: str, detecto
 def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str) -> int:
     """Store (wall time or None, media time or None, label) markers of a session in one
     transaction; a marker with only one clock gets the other from the session's start (wall =
-    start + media). Returns how many were stored.
+    start + media). Returns how many were stored: a marker the session already has (the same
+    label at the same wall and media time, SAME_MARKER_SECONDS apart at most) is not stored again,
+    so importing a CSV twice does not split the session's segments twice.
 
     LogError (nothing stored) for a marker outside its session (MARKER_SLACK_SECONDS allowed either
     side), a time that is not a number, or a date for a file session (a file's rows were logged
@@ -328,9 +333,28 @@ def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str
                                              if media_time > 1e8 else ""))
         rows.append((session_id, float(ts), float(media_time), str(label), source))
     with db.atomic():
+        new_rows = _markers_not_there(db, session_id, rows)
         db.conn.executemany("INSERT INTO markers (session_id, ts, media_time, label, source) VALUES (?, ?, ?, ?, ?)",
-                            rows)
-    return len(rows)
+                            new_rows)
+    return len(new_rows)
+
+
+def _markers_not_there(db: sqlite_utils.Database, session_id: int, rows: list[tuple]) -> list[tuple]:
+    """The marker rows that the session does not have yet, each once (a file listing a marker twice
+    adds it once). Read in the transaction that inserts them."""
+    kept = db.execute("SELECT ts, media_time, label FROM markers WHERE session_id = ?", [session_id]).fetchall()
+    new_rows = []
+    for row in rows:
+        _, ts, media_time, label, _ = row
+        if not any(label == other_label and _same_time(ts, other_ts) and _same_time(media_time, other_media)
+                   for other_ts, other_media, other_label in kept):
+            new_rows.append(row)
+            kept.append((ts, media_time, label))
+    return new_rows
+
+
+def _same_time(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(a - b) <= SAME_MARKER_SECONDS
 
 
 def close_abandoned_sessions(db: sqlite_utils.Database) -> int:

@@ -135,10 +135,21 @@ def source_info(device: int | str, capture: cv2.VideoCapture) -> SourceInfo:
 
 
 def open_capture(device: int | str) -> cv2.VideoCapture:
-    """Open the device or raise SourceUnavailable with a hint on what to check."""
+    """Open the device or raise SourceUnavailable with a hint on what to check.
+
+    A file must also hold a frame that decodes: FFmpeg opens some files that are no video at all
+    (a text file named .jpg is a one-frame image to it, whose only read fails), which would
+    otherwise become an empty session. It is checked on a capture of its own, so the one returned
+    starts at the file's first frame."""
     quiet_video_logs()
     if isinstance(device, str) and "://" not in device and not Path(device).is_file():
         raise SourceUnavailable(f"cannot open {describe(device)}: no such file")
+    if not is_live(device):
+        _check_decodes(device)
+    return _open(device)
+
+
+def _open(device: int | str) -> cv2.VideoCapture:
     if isinstance(device, str) and "://" in device:
         capture = cv2.VideoCapture(device, cv2.CAP_FFMPEG, [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
@@ -148,6 +159,22 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
         capture.release()
         raise SourceUnavailable(f"cannot open {describe(device)}: {_hint(device)}")
     return capture
+
+
+def _check_decodes(path: str) -> None:
+    """SourceUnavailable unless a frame of the file decodes before the point where FrameReader would
+    call the file ended (its container's frame count, or FAILED_READS_AT_END failed reads without
+    one): a video whose first frames are damaged is read as before, its damaged frames counted."""
+    capture = _open(path)
+    try:
+        frames = source_info(path, capture).frames
+        for _ in range(min(frames, MOST_DAMAGED_IN_A_ROW) if frames else FAILED_READS_AT_END):
+            ok, image = capture.read()
+            if ok and image is not None and image.size and image.ndim in (2, 3):
+                return
+    finally:
+        capture.release()
+    raise SourceUnavailable(f"cannot open {describe(path)}: {_hint(path)}")
 
 
 def _hint(device: int | str) -> str:
@@ -187,6 +214,7 @@ class FrameReader(threading.Thread):
         self._clock_start = time.monotonic()
         self._failed_in_a_row = 0
         self._last_times: tuple[float | None, float | None] = (None, None)
+        self._held: Frame | None = None      # a file's frame read when the stop came, with the queue full
 
     def measured(self) -> dict:
         """A file read to its end, as read: its frames (damaged ones too) and its duration (the last
@@ -215,6 +243,17 @@ class FrameReader(threading.Thread):
             return self._frames.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def left_over(self) -> list[Frame]:
+        """Once the reader has stopped: the frames it read and handed over but nobody took (a file's
+        queue, and the frame it held when the stop came), so that each frame counted as read is analysed."""
+        frames = []
+        while not self._frames.empty():
+            frames.append(self._frames.get_nowait())
+        if self._held is not None:
+            frames.append(self._held)
+            self._held = None
+        return frames
 
     def exhausted(self) -> bool:
         """True once the source has ended (or failed for good) and every frame was taken."""
@@ -289,6 +328,7 @@ class FrameReader(threading.Thread):
                 return
             except queue.Full:
                 continue
+        self._held = frame
 
     def _replace_newest(self, frame: Frame) -> None:
         """Keep only the newest frame: a stale one still waiting is dropped and counted."""

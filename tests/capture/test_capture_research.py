@@ -106,10 +106,11 @@ def test_the_smooth_on_files_case_switches_at_the_same_frame_alone_and_under_loa
 
 
 def test_a_damaged_stretch_is_skipped_counted_and_the_file_read_to_its_end(tmp_path, recognizer):
-    """The corrupt-stretch case's kind: 5 (and 12) damaged frames in a row in a 60-frame file."""
-    for damaged in (range(20, 25), range(30, 42)):
-        video = damaged_video(tmp_path / f"damaged{len(damaged)}.avi", 60, damaged)
-        db = tmp_path / f"damaged{len(damaged)}.db"
+    """The corrupt-stretch case's kind: 5 (and 12) damaged frames in a row in a 60-frame file; and a
+    file whose first frames are damaged, which must not be taken for a file that is no video."""
+    for damaged in (range(20, 25), range(30, 42), range(0, 5)):
+        video = damaged_video(tmp_path / f"damaged{damaged.start}-{damaged.stop}.avi", 60, damaged)
+        db = tmp_path / f"damaged{damaged.start}-{damaged.stop}.db"
         summary = run(CaptureOptions(str(video), db=db, quiet=True), recognizer=recognizer)
         session, = db_rows(db, "SELECT * FROM sessions")
         assert summary.status == "finished"
@@ -211,6 +212,38 @@ def test_markers_from_a_csv_in_video_and_wall_time(happy_then_neutral, tmp_path,
                                "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and says in done.stderr, (bad, done.stderr)
     assert db_rows(db, "SELECT count(*) FROM markers")[0][0] == 3
+
+
+def test_markers_imported_twice_are_stored_once_and_the_command_says_so(tmp_path):
+    """Found by a new user: `markers` run twice on the same CSV added every marker twice, doubling
+    the session's segment boundaries. A marker the session has (same time, same label) is not added again."""
+    from capture.log import LogWriter, SessionDetails, start_session
+
+    db_path = tmp_path / "a.db"
+    db = open_log(db_path)
+    session_id = start_session(db, device="video.mp4", model="m", detector="d",
+                               details=SessionDetails(kind="file", source_duration=10.0))
+    LogWriter(db, session_id).close("finished")
+    db.close()
+    csv_file = tmp_path / "ok.csv"
+
+    def markers(text):
+        csv_file.write_text(text)
+        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "markers", str(csv_file), "--session",
+                               str(session_id), "--db", str(db_path)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = markers("time,label\n1.5,task A\n0:03,task B\n")
+    assert "2 markers added to session 1" in first and "already there" not in first
+    again = markers("time,label\n1.5,task A\n0:03,task B\n")
+    assert "0 markers added to session 1" in again and "2 already there, not added again" in again
+    # Only the same label at the same time is the same marker; a line given twice in one file counts once.
+    mixed = markers("time,label\n00:01.5,task A\n4,task A\n1.5,task C\n1.5,task C\n")
+    assert "2 markers added" in mixed and "2 already there" in mixed
+    stored = [tuple(row) for row in db_rows(db_path, "SELECT media_time, label FROM markers ORDER BY media_time, label")]
+    assert stored == [(1.5, "task A"), (1.5, "task C"), (3.0, "task B"), (4.0, "task A")]
 
 
 def test_live_markers_in_wall_time_must_fall_inside_the_session(tmp_path):
@@ -457,6 +490,58 @@ def test_ctrl_c_stops_a_batch_at_once_keeps_what_is_done_and_leaves_no_worker(lo
     logged = db_rows(tmp_path / "b.db", "SELECT count(*) FROM sessions")[0][0]
     assert sum(line.startswith("  not done ") for line in stdout.splitlines()) == 4 - logged
     assert wait_for(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), 10)
+    # A file in hand is kept as a stopped session (see the next test), whole: its rows match its counters.
+    sessions = db_rows(tmp_path / "b.db", "SELECT * FROM sessions")
+    assert {s["status"] for s in sessions} <= {"finished", "stopped"}
+    assert all(s["frames_read"] == s["frames_analysed"] for s in sessions)
+    assert count_rows(tmp_path / "b.db") == sum(s["faces"] for s in sessions)
+
+
+class FramesSeen:
+    """Stands where BatchProgress stands and notes how far each file has been read."""
+
+    def __init__(self):
+        self.frames: dict[str, int] = {}
+
+    def begin(self, files, engine):
+        pass
+
+    def update(self, path, frames_done, frames_total):
+        self.frames[path] = frames_done
+
+    def finish(self, path, result):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_ctrl_c_keeps_each_file_in_hand_of_a_batch_as_a_stopped_session_with_every_row(long_files, tmp_path):
+    """Found by a new user: Ctrl+C in a batch left the files being read with no session and no row, where
+    `start FILE` keeps a stopped session. Each file in hand now ends where it is and is logged so."""
+    db, stop, seen, result = tmp_path / "b.db", threading.Event(), FramesSeen(), {}
+    thread = threading.Thread(target=lambda: result.setdefault("s", run_batch(
+        [long_files], CaptureOptions("", db=db, quiet=True), workers=2, stop=stop, progress=seen)))
+    thread.start()
+    assert wait_for(lambda: any(frames >= 30 for frames in seen.frames.values()), 120), seen.frames
+    stop.set()                                           # what Ctrl+C does in batch_command
+    thread.join(60)
+    summary = result["s"]
+    stopped = [(path, session_id) for path, session_id, status, _ in summary.sessions if status == "stopped"
+               and session_id is not None]
+    assert stopped, summary.text()
+    for path, session_id in stopped:
+        session, = db_rows(db, "SELECT * FROM sessions WHERE id = ?", [session_id])
+        assert session["device"] == path and session["status"] == "stopped" and session["ended_at"] is not None
+        assert 0 < session["frames_read"] == session["frames_analysed"] < 720
+        rows = db_rows(db, "SELECT count(*) AS n, max(frame) AS last FROM detections WHERE session_id = ?",
+                       [session_id])[0]
+        assert rows["n"] == session["faces"] > 0 and rows["last"] < session["frames_read"]
+    assert "their rows are kept, the rest of the file was not read" in summary.text()
+    logged = [s for s in summary.sessions if s[1] is not None]
+    assert len(logged) == db_rows(db, "SELECT count(*) FROM sessions")[0][0]
+    assert sum(line.startswith("  not done ") for line in summary.text().splitlines()) == 4 - len(logged)
+    assert db_rows(db, "PRAGMA integrity_check")[0][0] == "ok"
 
 
 def test_a_markers_port_already_taken_is_refused_before_any_session(tmp_path, recognizer):

@@ -42,6 +42,10 @@ def test_a_stop_signal_flushes_every_row_and_closes_the_session(long_video, tmp_
     faces_analysed = summary_number(stdout, "faces logged:")
     assert faces_analysed > 0
     assert count_rows(db) == faces_analysed == session["faces"]
+    # Every frame read is analysed, also those queued for analysis when the signal came (found by a new
+    # user: "1298 read, 1289 analysed ... 0 dropped"), in the summary and in the session's counters.
+    assert session["frames_read"] == session["frames_analysed"] > 0 and session["frames_dropped"] == 0
+    assert f"frames: {session['frames_read']} read, {session['frames_analysed']} analysed" in stdout
 
 
 def test_kill_9_keeps_the_database_consistent_and_loses_at_most_a_batch(long_video, tmp_path):
@@ -75,6 +79,20 @@ def test_an_unopenable_device_exits_2_with_a_clear_message_and_no_session(tmp_pa
         assert stderr.startswith("error: ") and words in stderr and "Traceback" not in stderr
         if device == "97":
             assert "list cameras" in stderr
+    assert not db.exists() or not db_rows(db, "SELECT * FROM sessions")
+
+
+def test_a_file_that_is_no_video_exits_2_with_a_clear_message_and_no_session(tmp_path):
+    """Found by a new user: a 6-byte text file named text.jpg opens in FFmpeg as a one-frame image whose
+    read fails, and made an empty session that exited 0; it is refused as an empty .jpg or a text .avi is."""
+    db = tmp_path / "d.db"
+    for name, content in [("text.jpg", b"hello\n"), ("empty.jpg", b""), ("notes.avi", b"my notes\n")]:
+        (tmp_path / name).write_bytes(content)
+        process = start_app(tmp_path / name, "--db", db)
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, (name, stderr[-1500:])
+        assert stderr.startswith("error: ") and "Traceback" not in stderr
+        assert f"cannot open file {tmp_path / name}: not a video OpenCV can decode" in stderr
     assert not db.exists() or not db_rows(db, "SELECT * FROM sessions")
 
 

@@ -181,6 +181,7 @@ def _quiet_worker(progress=None, stopping=None) -> None:
     with -9 leaves no orphans."""
     global _progress, _stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})    # blocked since its spawn (LocalEngine.submit)
     _die_with_parent()
     one_core()
     _progress, _stopping = progress, stopping
@@ -242,7 +243,15 @@ class LocalEngine:
                                    initargs=(self.progress, self.stopping))
 
     def submit(self, path: str, options: CaptureOptions):
-        return self.pool.submit(_analyse_locally, path, options)
+        # A worker is spawned by the submit that needs it and inherits this thread's signal mask. With
+        # SIGINT blocked meanwhile, a Ctrl+C that reaches the worker during its imports waits until
+        # _quiet_worker ignores it, instead of printing a KeyboardInterrupt traceback from inside
+        # them; here it waits only until the submit returns, and then stops the batch as ever.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self.pool.submit(_analyse_locally, path, options)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def wait(self, futures, timeout: float):
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)[0]

@@ -124,7 +124,8 @@ class TeachFolder:
             elif folder.is_symlink():
                 folder.unlink()
         for name in WRITTEN_FILES:
-            (self.root / name).unlink(missing_ok=True)
+            if (self.root / name).is_file() or (self.root / name).is_symlink():   # never a folder of that name
+                (self.root / name).unlink()
 
     def latest_model(self) -> Path | None:
         """The model taught last here (folders are named by the time teaching began), or None."""

@@ -60,8 +60,9 @@ def load_image(source: str | os.PathLike | bytes, *, grey: bool = False,
             raise ImageError(f"{name}: is a folder, not an image") from None
         except UnidentifiedImageError:
             if is_tiff(source):
-                raise ImageError(f"{name}: a TIFF in a pixel format Moodlog cannot read (colour floating point, "
-                                 "for one); save it as 8- or 16-bit RGB or greyscale") from None
+                raise ImageError(f"{name}: a TIFF that Moodlog cannot read: damaged, or in a pixel format Pillow "
+                                 "cannot decode (colour floating point, for one); save it as 8- or 16-bit RGB or "
+                                 "greyscale") from None
             raise ImageError(f"{name}: not an image (or a format Moodlog cannot read)") from None
         except Image.DecompressionBombError as error:
             raise ImageError(f"{name}: refused, too many pixels ({error})") from None

@@ -497,6 +497,29 @@ def test_ctrl_c_stops_a_batch_at_once_keeps_what_is_done_and_leaves_no_worker(lo
     assert count_rows(tmp_path / "b.db") == sum(s["faces"] for s in sessions)
 
 
+@pytest.mark.parametrize("after", [0.0, 0.2, 0.5])
+def test_a_ctrl_c_while_the_workers_start_stops_the_batch_without_a_traceback(long_files, tmp_path, after):
+    """Found by a new user: a terminal's Ctrl+C goes to the whole process group, and a worker still
+    importing when it came printed a KeyboardInterrupt traceback (the outcome was right)."""
+    import os
+    import signal
+
+    import psutil
+
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", str(long_files), "--workers", "2",
+                                "--db", str(tmp_path / "b.db")], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parent = psutil.Process(process.pid)
+    assert wait_for(lambda: len(parent.children(recursive=True)) >= 1, 60)     # a worker is being spawned
+    time.sleep(after)
+    os.killpg(process.pid, signal.SIGINT)                  # as the terminal sends it: to every process
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode in (0, 130), stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    if process.returncode == 0:
+        assert "batch of 4 files" in stdout and "not done" in stdout
+
+
 class FramesSeen:
     """Stands where BatchProgress stands and notes how far each file has been read."""
 

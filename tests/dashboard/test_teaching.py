@@ -79,6 +79,9 @@ def test_emptying_deletes_only_what_the_page_wrote(tmp_path):
     assert (root / "notes.txt").read_text() == "precious"
     folder.empty()                                            # an empty folder empties again without error
     TeachFolder(tmp_path / "never made").empty()
+    (root / "status.json").mkdir()                            # a folder of the user's under that name stays
+    folder.empty()
+    assert (root / "status.json").is_dir()
 
 
 def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos):

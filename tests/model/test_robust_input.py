@@ -75,7 +75,7 @@ def test_a_colour_float_tiff_is_refused_by_name_in_a_file_and_in_bytes(portrait,
     path = tmp_path / "float.tiff"
     cv2.imwrite(str(path), np.asarray(portrait, np.float32)[:, :, ::-1] / 255)
     for source in (path, path.read_bytes()):
-        with pytest.raises(ImageError, match="a TIFF in a pixel format Moodlog cannot read .*8- or 16-bit"):
+        with pytest.raises(ImageError, match="a TIFF that Moodlog cannot read: damaged, or in a pixel format .*8- or 16-bit"):
             load_image(source)
     with pytest.raises(ImageError, match="not an image"):
         load_image(b"II not a TIFF at all")

@@ -74,8 +74,9 @@ class FileResult:
 
 
 def batch_inputs(paths) -> list[Path]:
-    """Files as given and the video files in given folders (recursively, in name order), each once.
-    Cameras and URLs are refused: a batch reads files to their end."""
+    """Files as given and the video files in given folders (recursively, in name order), each once,
+    as absolute paths under the first name given (links are not followed). Cameras and URLs are
+    refused: a batch reads files to their end."""
     found: list[Path] = []
     for text in paths:
         device = parse_device(text)
@@ -91,8 +92,13 @@ def batch_inputs(paths) -> list[Path]:
             found.append(path)
         else:
             raise BatchError(f"no such file or folder: {text}")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return [Path(p) for p in unique]
+    # Each file once, however often it was named (a folder and a file in it, two links to one video),
+    # under the first name it was given: a link's own name (p01.avi -> raw/3f2a.avi) is what the
+    # researcher chose, and it is the name the session keeps.
+    named: dict[Path, Path] = {}
+    for path in found:
+        named.setdefault(path.resolve(), path.absolute())
+    return list(named.values())
 
 
 # ----------------------------------------------------------------------------------- workers

@@ -362,6 +362,21 @@ def test_a_batch_from_the_command_line_exits_2_naming_the_broken_file(three_file
     assert "1 logged, 1 failed" in done.stdout and "FAILED" in done.stdout and "p03.avi" in done.stdout
 
 
+def test_a_batch_names_each_file_once_under_the_name_it_was_given(three_files, tmp_path):
+    """Found by a new user: a folder of links named by participant (p07.avi -> the raw file) was
+    logged under the targets' names; and a file named twice is read once."""
+    from capture.batch import batch_inputs
+
+    links = tmp_path / "participants"
+    links.mkdir()
+    (links / "p07.avi").symlink_to(three_files / "p01.avi")
+    (links / "p08.avi").symlink_to(three_files / "p01.avi")          # the same video under a second name
+    (links / "p09.avi").symlink_to(three_files / "p02.avi")
+    named = batch_inputs([str(links), str(links / "p09.avi"), str(three_files / "p02.avi")])
+    assert named == [links / "p07.avi", links / "p09.avi"]
+    assert all(path.is_absolute() for path in named)
+
+
 def test_a_batch_refuses_a_camera_or_a_missing_file_before_any_work(tmp_path, three_files):
     for inputs in (["0", "a.mp4"], [str(tmp_path / "missing.mp4"), str(tmp_path)],
                    [str(three_files), "--markers-port", "0"]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import urllib.parse
 
 from dashboard import queries
@@ -197,9 +198,9 @@ def filters_to_query(filters: Filters) -> str:
 
 def filters_from_query(args) -> Filters:
     """The inverse of filters_to_query; ValueError on a malformed value or a label not of the set."""
-    start = float(args["start"]) if args.get("start") else None
-    end = float(args["end"]) if args.get("end") else None
-    sessions = None if "sessions" not in args else tuple(int(s) for s in args["sessions"].split(",") if s)
+    start = _finite(args["start"]) if args.get("start") else None
+    end = _finite(args["end"]) if args.get("end") else None
+    sessions = None if "sessions" not in args else tuple(_session_id(s) for s in args["sessions"].split(",") if s)
     emotions = None if "emotions" not in args else tuple(e for e in args["emotions"].split(",") if e)
     label_set = label_set_from_key(args["label_set"]) if "label_set" in args else None
     if "label_set" in args and label_set is None:
@@ -208,3 +209,18 @@ def filters_from_query(args) -> Filters:
     if unknown:
         raise ValueError(f"unknown {'emotion' if label_set in (None, EMOTIONS) else 'label'} {sorted(unknown)[0]!r}")
     return Filters(start, end, sessions, emotions, label_set)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a time")
+    return value
+
+
+def _session_id(text: str) -> int:
+    """A session id as SQLite stores it: a positive 64-bit integer (a larger one would overflow it)."""
+    value = int(text)
+    if not 0 < value < 2 ** 63:
+        raise ValueError(f"{text!r} is not a session id")
+    return value

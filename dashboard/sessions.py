@@ -226,7 +226,10 @@ def series(connection: sqlite3.Connection, session_id: int, bucket: float, track
         where += " AND d.track = ?"
         params.append(track)
     rows = connection.execute(
-        f"SELECT CAST({MEDIA_TIME} / ? AS INTEGER) AS b, count(*), {means}, "
+        # Rounded to a millionth of a step before the floor: frame times k / fps divided by a step of
+        # 1 / fps land a hair under k (0.6 / 0.2 = 2.9999999999999996), which put two frames in one
+        # step and none in the next.
+        f"SELECT CAST(ROUND({MEDIA_TIME} / ?, 6) AS INTEGER) AS b, count(*), {means}, "
         f"AVG(d.confidence < {LOW_CONFIDENCE}) FROM detections d JOIN sessions s ON s.id = d.session_id "
         f"WHERE {where} GROUP BY b ORDER BY b", params).fetchall()
     return _series(session_id, [(r[0] * bucket, r[1], r[2:2 + len(labels)], r[-1]) for r in rows], "detections",

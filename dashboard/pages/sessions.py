@@ -157,13 +157,14 @@ def summary_csv(rows) -> str:
     which = ["label_set"] if any(not is_emotions(labels) for labels in sets) else []
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["session", "device", "kind", *[f"label_{n}" for n in names], "note", "started", "duration_s", "face_share", "faces",
+    writer.writerow(["session", "device", "kind", *[f"label_{n}" for n in names], "note", "started", "duration_s", "status", "face_share", "faces",
                      *which, *[f"mean_{e}" for e in classes], *[f"share_{e}" for e in classes], "valence", "outages",
                      "outage_s", "reconnects", "markers", "version", "model_sha256", "settings"])
     for r in rows:
         own = [json.dumps(list(r.label_set), ensure_ascii=False)] if which else []
         writer.writerow([r.id, r.device, r.kind, *[r.labels.get(n, "") for n in names], r.note or "",
-                         localtime.iso(r.started_at), _round(r.duration), _round(r.face_share), r.faces, *own,
+                         localtime.iso(r.started_at), _round(r.duration), r.status or "running", _round(r.face_share),
+                         r.faces, *own,
                          *[_round(r.mean.get(e)) for e in classes], *[_round(r.share.get(e)) for e in classes],
                          _round(r.valence), r.outages, _round(r.outage_seconds), r.reconnects, r.markers,
                          r.version or "", r.model_sha256 or "", json.dumps(r.settings, sort_keys=True)])
@@ -189,6 +190,27 @@ def _tables(rows):
     return html.Div(parts)
 
 
+def incomplete(summary) -> str | None:
+    """Why a session's figures cover less than its duration, or None: a file not read to its end
+    (stopped, failed, crashed, its source lost, or still running), or a live session still running.
+    A live session that was stopped ended as its user chose: complete."""
+    status = summary.status or "running"
+    if summary.kind == "file" and status != "finished":
+        return f"{status}: the file was not read to its end, so its figures cover only the part read"
+    if status == "running":
+        return "running: its figures grow as it is logged"
+    return None
+
+
+def _duration_cell(summary) -> html.Td:
+    clock = session_figures.clock(summary.duration) if summary.duration is not None else "—"
+    why = incomplete(summary)
+    if why is None:
+        return html.Td(clock)
+    return html.Td([clock, " ", html.Span(summary.status or "running", className="badge text-bg-warning")],
+                   title=why)
+
+
 def _table(rows, labels, table_id: str) -> html.Table:
     """Sessions of one label set, a column per label (mean probability · share of readings), then
     valence, outages and how many markers each has."""
@@ -198,7 +220,7 @@ def _table(rows, labels, table_id: str) -> html.Table:
     for r in rows:
         cells = [html.Td(f"#{r.id}", title=r.device), html.Td(_labels(r.labels) or "—", title=r.note or ""),
                  html.Td(localtime.label(r.started_at, "%Y-%m-%d %H:%M %Z")),
-                 html.Td(session_figures.clock(r.duration) if r.duration is not None else "—"),
+                 _duration_cell(r),
                  html.Td("—" if r.face_share is None else f"{r.face_share:.0%}"), html.Td(f"{r.faces:,}")]
         cells += [html.Td("—" if not r.mean else f"{r.mean[e]:.2f} · {r.share[e]:.0%}",
                           title=f"mean probability of {e} · share of readings whose top label is {e}")

@@ -81,6 +81,50 @@ def test_summaries_give_means_shares_valence_and_outages(research_db):
     assert by_id[3].faces == 0 and by_id[3].mean == {} and by_id[3].valence is None
 
 
+@pytest.mark.parametrize("query", ["sessions=99999999999999999999999", "sessions=-99999999999999999999999",
+                                   "sessions=0", "sessions=abc", "start=nan", "end=1e999"])
+def test_a_malformed_export_query_is_refused_as_a_bad_filter_never_a_server_error(research_db, query):
+    """Found by a new user: a session id past SQLite's 64-bit integers gave HTTP 500 and a traceback."""
+    with create_app(research_db).server.test_client() as client:
+        response = client.get("/history/export.csv?" + query)
+    assert response.status_code == 400 and response.get_data(as_text=True).startswith("bad filter")
+
+
+def test_a_file_not_read_to_its_end_is_marked_in_the_summary_table_and_its_csv(tmp_path):
+    """Found by a new user: a video stopped half-way showed the file's whole duration and nothing said
+    its means and shares cover only the part read."""
+    import sys
+
+    path = tmp_path / "moodlog.db"
+    db = open_log(path)
+    ids = {}
+    for name, kind, status in (("whole.mp4", "file", "finished"), ("half.mp4", "file", "stopped"),
+                               ("0", "live", "stopped"), ("1", "live", None)):
+        ids[name] = start_session(db, device=name, model="m", detector="d", started_at=BASE,
+                                  details=SessionDetails(kind=kind, source_duration=60.0 if kind == "file" else None))
+        writer = LogWriter(db, ids[name])
+        writer.add(BASE + 1, 1, 0, (0, 0, 50, 50), one_hot("happy"), track=1, media_time=1.0)
+        writer.update_counters(frames_analysed=1)
+        if status:
+            writer.close(status, ended_at=BASE + 30)
+        else:
+            writer.flush()
+    db.close()
+    app = create_app(path)
+    page = sys.modules["pages.sessions"]
+    connection = queries.connect(path)
+    rows = {r.device: r for r in sessions.summaries(connection, list(ids.values()))}
+    assert page.incomplete(rows["whole.mp4"]) is None and page.incomplete(rows["0"]) is None  # a live stop is its end
+    assert "not read to its end" in page.incomplete(rows["half.mp4"])
+    assert page.incomplete(rows["1"]).startswith("running")
+    table = list(csv.DictReader(io.StringIO(page.summary_csv(list(rows.values())))))
+    assert {r["device"]: r["status"] for r in table} == {"whole.mp4": "finished", "half.mp4": "stopped",
+                                                         "0": "stopped", "1": "running"}
+    with app.server.test_request_context("/sessions"):
+        cells = {r.device: page._duration_cell(r) for r in rows.values()}
+    assert cells["half.mp4"].title.startswith("stopped") and cells["whole.mp4"].children == "1:00"
+
+
 def test_the_label_filter_matches_every_given_label(research_db):
     connection = queries.connect(research_db)
     assert sessions.session_ids(connection, {"participant": "P07"}) == [1]
@@ -110,6 +154,22 @@ def test_segments_cut_a_session_at_its_markers(research_db):
         ("start", 0.0, 10.0, 10), ("task one", 10.0, 30.0, 20), ("bad news", 30.0, None, 30)]
     assert pieces[1].share["happy"] == 1.0 and pieces[2].share["sad"] == 1.0
     assert sessions.gaps(connection, 2) == [(5.0, 10.0, "source lost, reconnected")]
+
+
+def test_a_step_equal_to_the_sampling_interval_gives_one_point_per_frame(tmp_path):
+    """Found by a new user: with --fps 5 the auto step is 0.2 s, and 0.6 / 0.2 = 2.9999999999999996
+    put two frames in one step and none in the next (47 points for 67 faces)."""
+    path = tmp_path / "moodlog.db"
+    db = open_log(path)
+    session = start_session(db, device="clip.mp4", model="m", detector="d", started_at=BASE,
+                            details=SessionDetails(kind="file", source_fps=25.0, source_duration=13.4))
+    writer = LogWriter(db, session)
+    for k in range(67):
+        writer.add(BASE + k, k * 5, 0, (0, 0, 50, 50), one_hot("happy"), track=1, media_time=k / 5)
+    writer.close("finished", ended_at=BASE + 70)
+    db.close()
+    curve = sessions.series(queries.connect(path), session, 0.2)
+    assert curve.faces == [1] * 67 and curve.seconds == pytest.approx([k * 0.2 for k in range(67)])
 
 
 def test_face_less_steps_break_the_lines_and_are_shaded():

@@ -50,7 +50,7 @@ START_SETTINGS = (
     Setting("dashboard", False, "serve the dashboard on this database while capturing (uploads use --model too)", bool),
     Setting("port", 8050, "TCP port of --dashboard on 127.0.0.1 (0: any free port, printed)", int, 0, 65535,
             metavar="PORT"),
-    Setting("label", (), "label the session NAME=VALUE, stored, filterable and exported with it "
+    Setting("label", (), "label the session NAME=VALUE (a value without a comma), stored, filterable and exported with it "
             "(repeat it: --label participant=P07 --label condition=B)", list, metavar="NAME=VALUE"),
     Setting("note", None, "a free-text note stored with the session", metavar="TEXT"),
     Setting("markers-port", None, "live sources: accept timeline markers on this port of 127.0.0.1 "
@@ -74,7 +74,8 @@ def session_label(text: str) -> tuple[str, str]:
     """'participant=P07' -> ('participant', 'P07'); argparse.ArgumentTypeError for anything else.
 
     Names are identifiers (a letter, then letters, digits, _ . -; at most 64), so they can be
-    columns of an export and filters in a URL; values are any printable text up to 200 characters.
+    columns of an export and filters in a URL; values are any printable text up to 200 characters
+    but a comma, which separates labels in the Sessions page's filter.
     """
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
@@ -84,6 +85,9 @@ def session_label(text: str) -> tuple[str, str]:
     if not value or len(value) > LONGEST_LABEL_VALUE or not value.isprintable():
         raise argparse.ArgumentTypeError(f"{name}= wants a value of 1-{LONGEST_LABEL_VALUE} printable "
                                          f"characters")
+    if "," in value:        # the Sessions page's filter separates labels by commas: such a value could not be chosen
+        raise argparse.ArgumentTypeError(f"{name}= wants a value without a comma (the Sessions page's label "
+                                         f"filter separates labels with commas), not {value!r}")
     return name, value
 
 

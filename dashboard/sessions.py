@@ -70,7 +70,8 @@ class SessionSummary:
 
 def label_filter(text: str | None) -> dict[str, str]:
     """'participant=P07, condition=B' -> {'participant': 'P07', 'condition': 'B'}; ValueError when a
-    part is not NAME=VALUE."""
+    part is not NAME=VALUE, or a name is given twice (a session has one value per name, so the filter,
+    which keeps sessions with every label given, would silently keep only the last)."""
     wanted = {}
     for part in (text or "").split(","):
         if not part.strip():
@@ -78,6 +79,9 @@ def label_filter(text: str | None) -> dict[str, str]:
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise ValueError(f"{part.strip()!r} is not NAME=VALUE")
+        if name.strip() in wanted:
+            raise ValueError(f"{name.strip()} is given twice; a session matches only when it has every label "
+                             "given, so name each label once")
         wanted[name.strip()] = value.strip()
     return wanted
 

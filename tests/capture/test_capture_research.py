@@ -183,7 +183,8 @@ def test_labels_note_settings_version_and_model_are_recorded(happy_then_neutral,
 
 
 @pytest.mark.parametrize("label, message", [("participant", "NAME=VALUE"), ("1st=a", "NAME=VALUE"),
-                                            ("p=", "printable"), ("p=a\nb", "printable")])
+                                            ("p=", "printable"), ("p=a\nb", "printable"),
+                                            ("group=A,B", "without a comma")])
 def test_a_bad_label_is_refused_by_argparse_with_the_rule(label, message, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "app.py"), "start", "0", "--label", label,
                            "--db", str(tmp_path / "x.db")], cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -134,6 +134,8 @@ def test_the_label_filter_matches_every_given_label(research_db):
     assert sessions.label_filter("participant=P07, condition = A") == {"participant": "P07", "condition": "A"}
     with pytest.raises(ValueError):
         sessions.label_filter("participant")
+    with pytest.raises(ValueError, match="participant is given twice"):     # it kept the last, silently
+        sessions.label_filter("participant=P07, participant=P08")
 
 
 def test_curves_run_on_media_time_and_a_track_filter_keeps_one_person(research_db):

@@ -100,6 +100,11 @@ def export_csv() -> flask.Response:
         except sqlite3.DatabaseError as error:
             connection.close()
             return flask.Response(f"cannot read the log ({error})\n", status=404, mimetype="text/plain")
+        if len(of_sessions) > 1:     # one file has one set of probability columns: say so, never drop rows silently
+            connection.close()
+            return flask.Response("bad filter: these sessions were logged with different label sets; export the "
+                                  "sessions of one label set at a time (or add label_set=[...] to choose one)\n",
+                                  status=400, mimetype="text/plain")
         chosen = next(iter(of_sessions)) if len(of_sessions) == 1 and len(found) > 1 else chosen_label_set(found, None)
         filters = dataclasses.replace(filters, label_set=chosen)
     return flask.Response(_csv_lines(connection, filters), mimetype="text/csv",

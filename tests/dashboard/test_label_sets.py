@@ -147,6 +147,16 @@ def test_an_export_of_a_taught_session_without_a_label_set_is_in_its_labels(mixe
     assert len(rows) == 20 and "teeth" in rows[0] and "angry" not in rows[0]
 
 
+def test_an_export_of_sessions_of_two_label_sets_is_refused_with_what_to_do(mixed):
+    """Found by a new user: it exported one set's rows and left the other session out, saying nothing."""
+    with create_app(mixed[0]).server.test_client() as client:
+        response = client.get(f"/history/export.csv?sessions={mixed[1]},{mixed[2]}")
+        chosen = client.get(f"/history/export.csv?sessions={mixed[1]},{mixed[2]}&"
+                            + live.filters_to_query(Filters(label_set=TAUGHT)))
+    assert response.status_code == 400 and "different label sets" in response.get_data(as_text=True)
+    assert chosen.status_code == 200 and len(chosen.get_data(as_text=True).splitlines()) == 21
+
+
 def test_a_label_called_like_a_column_gets_a_prefix():
     assert queries.probability_columns(("face", "x", "label_y", "smile")) == {
         "p_face": "face", "p_x": "x", "p_label_y": "label_y", "smile": "smile"}

@@ -54,6 +54,18 @@ DETECTION_COLUMNS = ("session_id", "ts", "frame", "face", "track", "x", "y", "w"
 SUM_COLUMNS = tuple(f"sum_{name}" for name in EMOTIONS)
 # A detection of a taught model: its label in `emotion`, every label's probability in `probabilities`.
 CUSTOM_DETECTION_COLUMNS = DETECTION_COLUMNS[:DETECTION_COLUMNS.index("confidence") + 1] + ("media_time", "probabilities")
+# The columns each table of ours has had since the first Moodlog and that no migration adds. A
+# database whose tables lack them is another program's (`sessions` and `markers` are common names),
+# and is refused before anything is written to it.
+REQUIRED_COLUMNS = {
+    "sessions": ("id", "device", "started_at", "ended_at", "updated_at", "model", "detector", "host", "pid",
+                 "status", "fps"),
+    "detections": ("id", "session_id", "ts", "frame", "face", "track", "x", "y", "w", "h", "emotion",
+                   "confidence") + EMOTIONS,
+    "gaps": ("id", "session_id", "started_at", "ended_at", "reason"),
+    "emotion_minutes": ("session_id", "minute", "emotion", "faces"),
+    "markers": ("id", "session_id", "ts", "media_time", "label", "source"),
+}
 SESSION_DETAILS = {"uuid": str, "kind": str, "source_fps": float, "source_frames": int, "source_duration": float,
                    "labels": str, "note": str, "settings": str, "version": str, "model_sha256": str,
                    "model_trained": str, "label_set": str}
@@ -134,11 +146,33 @@ def _prepare_while_others_start(db: sqlite_utils.Database) -> None:
 
 
 def _refuse_foreign(db: sqlite_utils.Database) -> None:
-    """A database with tables but none of ours belongs to another program."""
+    """A database with tables is a Moodlog log only when it has our `sessions` table and each table of
+    ours in it has its REQUIRED_COLUMNS; any other belongs to another program. Only read here: the
+    WAL switch and the migration come after, so a refused file is left byte for byte as it was."""
     tables = db.table_names()
-    if tables and not set(tables) & set(LOG_TABLES):
+    if not tables:                           # a new or empty file: it becomes a log
+        return
+    lacking = _what_it_lacks(db, tables)
+    if lacking is not None:
         shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-        raise LogError(f"it is another program's database (tables: {shown}); give a new file or a Moodlog log")
+        raise LogError(f"it is another program's database (tables: {shown}){lacking}; "
+                       "give a new file or a Moodlog log")
+
+
+def _what_it_lacks(db: sqlite_utils.Database, tables: list[str]) -> str | None:
+    """None for a Moodlog log of any schema version; else what it lacks, as the tail of a sentence
+    ('' when it has no table of ours at all: its table list says enough)."""
+    if not set(tables) & set(LOG_TABLES):
+        return ""
+    if "sessions" not in tables:
+        return ", it has no Moodlog sessions table"
+    for table in LOG_TABLES:
+        if table in tables:
+            existing = {column.name for column in db[table].columns}
+            missing = [name for name in REQUIRED_COLUMNS[table] if name not in existing]
+            if missing:
+                return f", its {table} table lacks Moodlog's column{'s' * (len(missing) > 1)} {', '.join(missing)}"
+    return None
 
 
 def migrate(db: sqlite_utils.Database) -> None:

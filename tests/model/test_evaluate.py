@@ -99,3 +99,107 @@ def test_whole_image_classifies_face_crops_of_any_size_without_detection(fer2013
     accuracies = [float(re.search(r"accuracy ([\d.]+)", result.stdout).group(1)) for result in (whole, original)]
     assert accuracies[1] >= 0.6 and abs(accuracies[0] - accuracies[1]) <= 0.1, accuracies
     assert "(over the 3 emotions present) on 30 images" in whole.stdout
+
+
+def link_first(source: Path, destination: Path, count: int) -> list[Path]:
+    """Symbolic links in `destination` to the first `count` images of `source` (shared data is never copied)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    links = []
+    for image in sorted(source.glob("*"))[:count]:
+        (destination / image.name).symlink_to(image)
+        links.append(destination / image.name)
+    return links
+
+
+def test_evaluate_reads_photos_in_sub_folders_of_an_emotion_folder(face_photos, tmp_path):
+    """Photos sorted per participant (happy/anna/) carry their emotion folder's label, as a user expects."""
+    link_first(face_photos / "cfd" / "happy", tmp_path / "happy" / "anna", 2)
+    link_first(face_photos / "cfd" / "neutral", tmp_path / "neutral", 2)
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"faces read in \d of 4 photos", result.stdout), result.stdout
+    assert "(over the 2 emotions present) on 4 images" in result.stdout, result.stdout
+
+
+def test_evaluate_reads_face_crops_in_sub_folders_whole(fer2013, tmp_path):
+    """Nested 48x48 crops are read too (one by one, each whole), with or without --whole-image; the
+    FER2013 loader that training uses still reads only <emotion>/* and is not involved."""
+    link_first(fer2013 / "test" / "happy", tmp_path / "happy" / "anna", 3)
+    link_first(fer2013 / "test" / "sad", tmp_path / "sad", 2)
+    for flags in ((), ("--whole-image",)):
+        result = app("evaluate", "--data", tmp_path, "--quiet", *flags)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "read image by image, sub-folders included: happy/anna/" in result.stdout, result.stdout
+        assert "(over the 2 emotions present) on 5 images" in result.stdout, result.stdout
+    assert "5 of 5 images are 48x48 face crops, classified whole\n" in app(
+        "evaluate", "--data", tmp_path, "--quiet").stdout
+
+
+@pytest.mark.parametrize("layout", [("happy",), ("happy", "neutral"), ("test/happy", "train/happy")])
+def test_evaluate_refuses_emotion_folders_without_images(tmp_path, layout):
+    for folder in layout:
+        (tmp_path / folder).mkdir(parents=True)
+    where = tmp_path / "test" if layout[0].startswith("test/") else tmp_path
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: no images to score in {where}: looked in happy/"
+                      f"{', neutral/' if 'neutral' in layout else ''} (sub-folders included) for .jpg, .jpeg, "
+                      ".png, .bmp, .webp, .tif, .tiff, .gif files"], result.stderr[-3000:]
+    assert "accuracy" not in result.stdout
+
+
+def test_evaluate_refuses_a_test_split_without_photos_or_with_only_unreadable_ones(face_photos, tmp_path):
+    link_first(face_photos / "cfd" / "happy", tmp_path / "train" / "happy", 1)   # a photo: the photo path
+    (tmp_path / "test" / "happy").mkdir(parents=True)
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 2 and f"error: no images to score in {tmp_path / 'test'}: looked in happy/" \
+        in result.stderr, result.stderr[-3000:]
+    (tmp_path / "test" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "1 file(s) there could not be read as images" in result.stderr, result.stderr[-3000:]
+
+
+def test_a_folder_mixing_face_crops_and_photos_reads_crops_whole_and_photos_by_detector(fer2013, face_photos,
+                                                                                         tmp_path):
+    for emotion in ("happy", "neutral"):
+        link_first(fer2013 / "test" / emotion, tmp_path / emotion, 5)
+        link_first(face_photos / "cfd" / emotion, tmp_path / emotion, 2)
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r"read as photos: \w+/CFD-\S+ is \d+x\d+, not a 48x48 face crop", out), out
+    assert "48x48 face crops are classified whole, undetected" in out, out
+    assert "10 of 14 images are 48x48 face crops, classified whole; the other 4 went through the face detector" \
+        in out, out
+    read = int(re.search(r"faces read in (\d+) of 14 photos", out).group(1))
+    assert read >= 13, out
+    unread = re.search(r"without a readable face counts? as wrong \(e\.g\. ([^)]*)\)", out)
+    assert unread is None or "PrivateTest" not in unread.group(1), "a whole crop always gives a reading"
+    whole = app("evaluate", "--data", tmp_path, "--whole-image")
+    assert whole.returncode == 0 and "faces read" not in whole.stdout and "face crops" not in whole.stdout, \
+        whole.stdout + whole.stderr[-3000:]
+
+
+def test_a_face_crop_in_a_photo_folder_scores_exactly_as_the_classifier_reads_it(fer2013, recognizer):
+    from model.images import load_image
+    from model.training.photo_evaluation import read_photos
+
+    crops = sorted((fer2013 / "test" / "happy").glob("*"))[:6]
+    images = [load_image(path) for path in crops]
+    probabilities, read = read_photos(recognizer, images, crops_whole=True)
+    grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image for image in images]
+    assert read.all()
+    np.testing.assert_allclose(probabilities, recognizer.classifier.predict(grey), atol=1e-6)
+
+
+@pytest.mark.parametrize("image_kind", ["crop", "photo"])
+def test_evaluate_names_folders_that_are_not_emotions_as_before(fer2013, face_photos, tmp_path, image_kind):
+    source = fer2013 / "test" / "happy" if image_kind == "crop" else face_photos / "cfd" / "happy"
+    link_first(source, tmp_path / "happy" / "anna", 1)     # a participant's sub-folder is fine ...
+    link_first(source, tmp_path / "smiley", 1)             # ... an emotion folder with a wrong name is not
+    result = app("evaluate", "--data", tmp_path, "--quiet")
+    assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+    assert f"error: {tmp_path}: sub-folder(s) smiley are not emotion names; use angry, " in result.stderr, \
+        result.stderr[-3000:]

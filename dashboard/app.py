@@ -90,7 +90,7 @@ def export_csv() -> flask.Response:
     except ValueError as error:
         return flask.Response(f"bad filter: {error}\n", status=400, mimetype="text/plain")
     try:
-        connection = queries.connect(flask.current_app.config["MOODLOG_DB"])
+        connection = queries.connect_moodlog(flask.current_app.config["MOODLOG_DB"])
     except LogUnavailable as error:
         return flask.Response(f"{error}\n", status=404, mimetype="text/plain")
     if filters.label_set is None:   # a log of several label sets exports one: the sessions', else the page's default

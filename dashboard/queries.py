@@ -164,6 +164,30 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return connection
 
 
+def connect_moodlog(path: str | Path) -> sqlite3.Connection:
+    """`connect`, and LogUnavailable when the file is another program's SQLite database (what
+    `describe` calls "not-moodlog"): pages and exports then say so instead of failing mid-query."""
+    connection = connect(path)
+    try:
+        if _is_moodlog(connection):
+            return connection
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise LogUnavailable(f"{path} cannot be read ({error})") from None
+    connection.close()
+    raise LogUnavailable(not_moodlog_message(path))
+
+
+def _is_moodlog(connection: sqlite3.Connection) -> bool:
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {"sessions", "detections", "emotion_minutes"} <= tables
+
+
+def not_moodlog_message(path) -> str:
+    return (f"{path} is an SQLite file but not a Moodlog log (it lacks Moodlog's sessions, detections and "
+            "emotion_minutes tables); start the dashboard on a log that `python app.py start` wrote")
+
+
 def describe(path: str | Path) -> LogStatus:
     """The state of the log at `path`, never raising: what the page header and empty state say."""
     try:
@@ -180,10 +204,8 @@ def describe(path: str | Path) -> LogStatus:
 
 
 def _describe(connection: sqlite3.Connection, path) -> LogStatus:
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not {"sessions", "detections", "emotion_minutes"} <= tables:
-        return LogStatus("not-moodlog", f"{path} is an SQLite file but not a Moodlog log "
-                                        "(no sessions/detections tables)")
+    if not _is_moodlog(connection):
+        return LogStatus("not-moodlog", not_moodlog_message(path))
     first, last = data_bounds(connection)
     running = [dict(zip(("id", "device", "host", "pid"), row)) for row in connection.execute(
         "SELECT id, device, host, pid FROM sessions WHERE ended_at IS NULL ORDER BY id")]

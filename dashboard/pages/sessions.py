@@ -86,7 +86,7 @@ def layout(**_query) -> html.Div:
 
 
 def _connect():
-    connection = queries.connect(db_path())
+    connection = queries.connect_moodlog(db_path())
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version < SCHEMA_NEEDED:
         connection.close()

@@ -10,6 +10,8 @@ say) carry that folder's label.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +78,23 @@ def _labelled_files(location: Path) -> Iterable[tuple[Path, Path]]:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """Image files in `folder` and its sub-folders, sorted; none when it is not a folder."""
+    """Image files in `folder` and its sub-folders, sorted; none when it is not a folder. Linked
+    sub-folders are followed (a study folder of links to each participant's photos), each real folder
+    once, so a link loop ends; hidden files and folders (.thumbnails, macOS's ._ files) are left out."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found, seen = [], set()
+    for top, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(top) / name for name in files
+                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+                  and (Path(top) / name).is_file()]
+    return sorted(found)
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:

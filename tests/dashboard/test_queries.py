@@ -33,6 +33,31 @@ def expected(rows_by_session, bucket, start=None, end=None, sessions=None, emoti
     return sorted((s, e, n) for (s, e), n in counts.items())
 
 
+def test_another_programs_database_gives_pages_and_exports_a_clear_answer(tmp_path):
+    """Found in review: an export from another program's SQLite file (with a table named sessions)
+    failed mid-stream with HTTP 500, and the Sessions page told the user to upgrade it."""
+    import sys
+
+    from dashboard.app import create_app
+
+    path = tmp_path / "other.db"
+    foreign = sqlite3.connect(path)
+    foreign.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, foo TEXT)")
+    foreign.commit()
+    foreign.close()
+    before = path.read_bytes()
+    app = create_app(path)
+    with app.server.test_client() as client:
+        for query in ("", "?start=0", "?sessions=1"):
+            response = client.get("/history/export.csv" + query)
+            assert response.status_code == 404, response.get_data(as_text=True)
+            assert "not a Moodlog log" in response.get_data(as_text=True)
+    with app.server.app_context():
+        shown = sys.modules["pages.sessions"].summary("", None)[-1]
+    assert "not a Moodlog log" in str(shown) and "upgrade" not in str(shown)
+    assert path.read_bytes() == before
+
+
 def test_describe_tells_missing_empty_foreign_and_ok(tmp_path, log):
     assert queries.describe(tmp_path / "nope.db").state == "missing"
     assert not (tmp_path / "nope.db").exists(), "reading must not create the file"

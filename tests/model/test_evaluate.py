@@ -121,6 +121,24 @@ def test_evaluate_reads_photos_in_sub_folders_of_an_emotion_folder(face_photos, 
     assert "(over the 2 emotions present) on 4 images" in result.stdout, result.stdout
 
 
+def test_linked_sub_folders_are_followed_once_and_hidden_ones_left_out(face_photos, tmp_path):
+    """Found in review: a study folder of links to each participant's photos was dropped silently (a
+    linked folder was not followed), and a .thumbnails folder was scored as photos."""
+    from model.training.photo_evaluation import _image_files
+
+    elsewhere = tmp_path / "raw" / "anna"
+    link_first(face_photos / "cfd" / "happy", elsewhere, 2)
+    happy = tmp_path / "study" / "happy"
+    happy.mkdir(parents=True)
+    (happy / "anna").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "loop").symlink_to(tmp_path / "raw", target_is_directory=True)      # a link back up: must end
+    link_first(face_photos / "cfd" / "happy", happy / ".thumbnails", 1)
+    (happy / "._portrait.jpg").write_bytes(b"macOS metadata")
+    found = _image_files(happy)
+    assert [path.relative_to(happy).parts[0] for path in found] == ["anna", "anna"], found
+    assert not any(part.startswith(".") for path in found for part in path.relative_to(happy).parts)
+
+
 def test_evaluate_reads_face_crops_in_sub_folders_whole(fer2013, tmp_path):
     """Nested 48x48 crops are read too (one by one, each whole), with or without --whole-image; the
     FER2013 loader that training uses still reads only <emotion>/* and is not involved."""

@@ -97,6 +97,8 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False, must_exist: 
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.parent.is_dir():       # a typo in --db's folder must not make folders
             raise LogError(f"the folder {path.parent} does not exist; create it first or check the path")
+        if path.is_file() and path.stat().st_size:
+            _refuse_foreign_read_only(path)
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         db = sqlite_utils.Database(connection)
         _refuse_foreign(db)
@@ -109,13 +111,29 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False, must_exist: 
     return db
 
 
+def read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file: not even fold another program's leftover WAL into
+    it when it closes, as a read-write connection does."""
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def _refuse_foreign_read_only(path: Path) -> None:
+    """_refuse_foreign on a read-only connection. A file that cannot be opened read-only (a WAL file
+    without its -shm in a folder we may not write) is left to the read-write check."""
+    try:
+        with contextlib.closing(read_only(path)) as connection:
+            _refuse_foreign(sqlite_utils.Database(connection))
+    except sqlite3.OperationalError:
+        pass
+
+
 def schema_version(path: str | os.PathLike) -> int | None:
     """The layout a log file has now (PRAGMA user_version), read without changing it; None when the
     file is missing or not SQLite (open_log then says what is wrong with it)."""
     if not Path(path).is_file():
         return None
     try:
-        with contextlib.closing(sqlite3.connect(str(path))) as connection:     # the file exists: nothing is created
+        with contextlib.closing(read_only(Path(path))) as connection:
             return connection.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError:
         return None

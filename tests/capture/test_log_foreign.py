@@ -67,6 +67,27 @@ def test_another_programs_database_with_a_table_named_like_ours_is_refused_untou
     assert folder_contents(tmp_path) == before and journal_mode(path) == "delete"
 
 
+def test_another_programs_database_with_a_leftover_wal_is_refused_and_its_files_left_as_they_were(tmp_path):
+    """Found in review: the refusal's read-write connection folded the other program's WAL into its
+    file when it closed (no row lost, but the file rewritten and its -wal and -shm deleted)."""
+    path = tmp_path / "hotwal.db"
+    writer = ("import os, sqlite3, sys\n"
+              "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=wal')\n"
+              "c.execute('CREATE TABLE sessions (id INTEGER PRIMARY KEY, foo TEXT)')\n"
+              "c.execute(\"INSERT INTO sessions (foo) VALUES ('theirs')\"); c.commit(); os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", writer, str(path)], check=True, timeout=60)   # exits without closing
+    before = folder_contents(tmp_path)
+    assert {name for name, _ in before} == {"hotwal.db", "hotwal.db-wal", "hotwal.db-shm"}
+    with pytest.raises(LogError, match="another program's database"):
+        open_log(path)
+    after = folder_contents(tmp_path)
+    # The -shm is SQLite's shared index of the WAL, in which every reader takes a read mark: only the
+    # database and its WAL, the data, must be as they were.
+    assert [entry for entry in after if not entry[0].endswith("-shm")] == \
+           [entry for entry in before if not entry[0].endswith("-shm")]
+    assert [name for name, _ in after] == [name for name, _ in before]
+
+
 @pytest.mark.parametrize("command", ["upgrade", "start"])
 def test_the_cli_refuses_another_programs_sessions_table_with_exit_2_and_leaves_it_as_it_was(tmp_path, command):
     """The report this comes from: `upgrade` and `start` said "no such column: device" and left the

@@ -129,13 +129,18 @@ def serve_markers(inbox: MarkerInbox, port: int, host: str = "127.0.0.1") -> Thr
                 length = -1
             if not 0 <= length <= MOST_BODY_BYTES:
                 return self._answer(HTTPStatus.BAD_REQUEST, {"error": f"a body of 0-{MOST_BODY_BYTES} bytes, please"})
-            body = self.rfile.read(length).decode("utf-8", "replace")
             try:
+                body = self.rfile.read(length).decode("utf-8")
                 label = _label_of(url.query, body, self.headers.get("Content-Type", ""))
                 marked = inbox.put(label, "http")
+            except UnicodeDecodeError:                          # stored as it came, it would be garbage
+                return self._answer(HTTPStatus.BAD_REQUEST, {"error": "the label must be UTF-8 text"})
             except MarkerError as error:
                 return self._answer(HTTPStatus.BAD_REQUEST, {"error": str(error)})
             return self._answer(HTTPStatus.CREATED, {"label": label, "ts": marked[0], "media_time": marked[1]})
+
+        def do_GET(self):                                       # noqa: N802 (a browser's or curl's first try)
+            return self._answer(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"POST {MARKER_PATH} label=..."})
 
         def _answer(self, status, payload):
             data = json.dumps(payload).encode()
@@ -175,8 +180,12 @@ def _label_of(query: str, body: str, content_type: str) -> str:
             return marker_label(label)
         except (ValueError, AttributeError):
             raise MarkerError('the body must be JSON like {"label": "task 2"}') from None
-    fields = {**parse_qs(query), **parse_qs(body)}
-    return marker_label((fields.get("label") or [""])[0])
+    fields = {**parse_qs(query, errors="strict"), **parse_qs(body, errors="strict")}
+    if "label" not in fields and not any(value.strip() for value in (query, body)):
+        return marker_label("")                                 # nothing sent: the label's own rule says so
+    if "label" not in fields:
+        raise MarkerError('send the label as a form field or query, label=task 2, or as JSON {"label": "task 2"}')
+    return marker_label(fields["label"][0])
 
 
 class KeyMarkers(threading.Thread):

@@ -75,7 +75,7 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
     c = counters
     return "\n".join([
         f"session {session_id} {status} after {seconds:.1f} s",
-        f"frames: {c['frames_read']} read, {c['frames_analysed']} analysed ({c['fps']:.1f}/s), "
+        f"frames: {c['frames_read']} read, {c['frames_analysed']} analysed ({c['fps']:.1f}/s){_sampled_out(c)}, "
         f"{c['frames_without_face']} without face, {c['frames_dropped']} dropped, {c['frames_corrupt']} corrupt",
         f"faces logged: {c['faces']} ({c['faces_unclassified']} seen but not classifiable); "
         f"reconnects: {c['reconnects']}",
@@ -83,6 +83,13 @@ def summary(session_id: int, status: str, counters: dict, seconds: float, db_pat
         f"log: {db_path}",
         f"see it: {command_hint('dashboard', *db_option(db_path))}",
     ])
+
+
+def _sampled_out(counters: dict) -> str:
+    """The frames read but left out by --fps sampling (every other frame read is analysed or, live,
+    dropped as stale), so that the line accounts for every frame read."""
+    left_out = counters["frames_read"] - counters["frames_analysed"] - counters["frames_dropped"]
+    return f", {left_out} left out by --fps" if left_out > 0 else ""
 
 
 def _cut_short(counters: dict) -> list[str]:

@@ -628,3 +628,48 @@ def test_a_key_pressed_on_the_terminal_is_a_marker():
     assert termios.tcgetattr(terminal) == before
     stream.close()
     os.close(controller)
+
+
+def test_the_markers_port_answers_every_request_in_json_and_refuses_what_is_not_text():
+    """Found by a new user: bytes that are not UTF-8 were stored as replacement characters, a GET got
+    Python's HTML error page, and a body without label= was told the label was too long or short."""
+    import urllib.error
+    import urllib.request
+
+    from capture.markers import MarkerInbox, serve_markers
+
+    inbox = MarkerInbox(lambda: 3.0)
+    server = serve_markers(inbox, 0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/marker"
+
+    def send(data: bytes | None, method: str = "POST") -> tuple[int, dict]:
+        request = urllib.request.Request(url + ("?label=q" if method == "GET" else ""), data=data, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        assert send(b"label=%ff%fe") == (400, {"error": "the label must be UTF-8 text"})
+        assert send(b"label=\xff") == (400, {"error": "the label must be UTF-8 text"})
+        assert send(None, "GET") == (405, {"error": "POST /marker label=..."})
+        status, answer = send(b"task 3")
+        assert status == 400 and "label=task 2" in answer["error"]
+        status, answer = send("label=Übung 2 ✓".encode())
+        assert status == 201 and answer["label"] == "Übung 2 ✓"
+        assert [m[2] for m in inbox.take()] == ["Übung 2 ✓"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_summary_accounts_for_frames_left_out_by_fps_sampling():
+    from capture.status import summary
+
+    counters = {"frames_read": 540, "frames_analysed": 271, "frames_dropped": 0, "frames_without_face": 0,
+                "frames_corrupt": 0, "faces": 271, "faces_unclassified": 0, "reconnects": 0, "fps": 5.0}
+    assert "540 read, 271 analysed (5.0/s), 269 left out by --fps, 0 without face" in \
+        summary(1, "stopped", counters, 54.0, "/tmp/x.db")
+    counters.update(frames_read=271)
+    assert "left out" not in summary(1, "stopped", counters, 54.0, "/tmp/x.db")

@@ -97,11 +97,11 @@ def open_log(path: str | os.PathLike, *, make_folder: bool = False, must_exist: 
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.parent.is_dir():       # a typo in --db's folder must not make folders
             raise LogError(f"the folder {path.parent} does not exist; create it first or check the path")
-        if path.is_file() and path.stat().st_size:
-            _refuse_foreign_read_only(path)
+        checked = path.is_file() and path.stat().st_size > 0 and _refuse_foreign_read_only(path)
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         db = sqlite_utils.Database(connection)
-        _refuse_foreign(db)
+        if not checked:                      # a new or empty file, or one that cannot be opened read-only
+            _refuse_foreign(db)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _prepare_while_others_start(db)
     except (OSError, sqlite3.DatabaseError, LogError) as error:
@@ -117,14 +117,15 @@ def read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
 
 
-def _refuse_foreign_read_only(path: Path) -> None:
-    """_refuse_foreign on a read-only connection. A file that cannot be opened read-only (a WAL file
-    without its -shm in a folder we may not write) is left to the read-write check."""
+def _refuse_foreign_read_only(path: Path) -> bool:
+    """_refuse_foreign on a read-only connection; whether it could check. A file that cannot be opened
+    read-only (a WAL file without its -shm in a folder we may not write) is left to the read-write check."""
     try:
         with contextlib.closing(read_only(path)) as connection:
             _refuse_foreign(sqlite_utils.Database(connection))
+        return True
     except sqlite3.OperationalError:
-        pass
+        return False
 
 
 def schema_version(path: str | os.PathLike) -> int | None:

@@ -213,6 +213,9 @@ def add_train(commands) -> None:
     train.add_argument("--light-kinds", type=lambda text: tuple(word.strip() for word in text.split(",") if word.strip()),
                        metavar="KINDS", help="with --light, which distortions, comma-separated: dim, bright (clipped), "
                                              "gamma, noise, blur, jpeg (default: all)")
+    train.add_argument("--mixup", type=float, metavar="ALPHA",
+                       help="train on blends of two faces towards the same blend of their labels, each blend's share "
+                            "drawn from Beta(ALPHA, ALPHA) (mixup; e.g. 0.2-0.4; default 0: none)")
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
                        help="mixed_bfloat16 trains faster on CPUs with AVX512-BF16 or AMX, slower elsewhere; "
                             "auto picks by the CPU (default auto; the saved model is float32 either way)")

@@ -7,6 +7,7 @@ crash) loses at most the epoch in progress, and `--resume` carries on from there
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -54,6 +55,7 @@ class TrainConfig:
     ferplus_weight: float = 0.5
     light: float = 0.0
     light_kinds: tuple[str, ...] = LIGHT_KINDS
+    mixup: float = 0.0
     threads: int = 0
     limit: int = 0
     # "tf.data" distorts training faces in a tf.data pipeline (TensorFlow, the default there);
@@ -98,6 +100,10 @@ def train(config: TrainConfig) -> Path:
                            + (f", not {', '.join(unknown)}" if unknown else ""))
     if config.light and chosen_pipeline(config.pipeline) != "tf.data":
         raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
+    if not (math.isfinite(config.mixup) and config.mixup >= 0):
+        raise DatasetError(f"--mixup: the Beta distribution's alpha must be a number > 0 (0 for none), not {config.mixup}")
+    if config.mixup and chosen_pipeline(config.pipeline) != "tf.data":
+        raise DatasetError("--mixup blends faces in the tf.data pipeline, which needs the TensorFlow backend")
     splits, report = prepare_data(config)
     for line in report.lines():
         print(line)
@@ -421,7 +427,7 @@ def class_weights(labels: np.ndarray, how: str) -> dict[int, float] | None:
 
 def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | None = None):
     """A tf.data pipeline of (pixels, target probabilities: one-hot unless given); training
-    batches are shuffled and distorted."""
+    batches are shuffled and distorted, then blended pairwise with `config.mixup`."""
     import tensorflow as tf
     from model.training.network import augmenter
 
@@ -436,6 +442,9 @@ def batches(split, config: TrainConfig, shuffle: bool, targets: np.ndarray | Non
             data = data.map(light_distortion(config), num_parallel_calls=tf.data.AUTOTUNE)
         data = data.map(lambda x, y: (distort(tf.cast(x, tf.float32), training=True), y),
                         num_parallel_calls=tf.data.AUTOTUNE)
+        if config.mixup:
+            from model.training.mixup import mixed_up
+            data = mixed_up(data, config.mixup, config.seed)
     else:
         data = data.batch(config.batch_size)
     return data.prefetch(tf.data.AUTOTUNE)

@@ -1,5 +1,5 @@
-"""Training towards the FER+ crowd's votes, and faces under random light: the targets and the
-distorted faces are what the run time will see (issue 13)."""
+"""Training towards the FER+ crowd's votes, faces under random light, and mixup: the targets and
+the distorted faces are what the run time will see (issue 13)."""
 
 from __future__ import annotations
 
@@ -85,12 +85,12 @@ def test_light_distortions_keep_shape_and_end_light_normalised(splits):
 def test_a_short_run_trains_towards_the_crowd_under_random_light(fer2013, ferplus_csv, tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "app.py"), "train", "--data", str(fer2013), "--limit", "350", "--epochs", "1",
-         "--ferplus", str(ferplus_csv), "--light", "0.5", "--out", str(tmp_path), "--quiet"],
+         "--ferplus", str(ferplus_csv), "--light", "0.5", "--mixup", "0.4", "--out", str(tmp_path), "--quiet"],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "FER+ votes (50% of each target)" in result.stdout
     assert (tmp_path / "moodnet.keras").is_file() and (tmp_path / "REPORT.md").is_file()
-    assert "ferplus=" in (tmp_path / "REPORT.md").read_text()
+    assert "ferplus=" in (tmp_path / "REPORT.md").read_text() and "mixup=0.4" in (tmp_path / "REPORT.md").read_text()
 
 
 def test_light_kinds_limit_the_distortions_to_those_named(splits):
@@ -123,3 +123,43 @@ def test_light_kinds_without_light_is_refused(tmp_path):
          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "--light-kinds chooses among --light's distortions: give --light P as well" in result.stderr
+
+
+def _mixed(alpha: float, seed: int):
+    """Seven faces, each one grey level and one emotion, through `mixed_up` as one batch."""
+    import tensorflow as tf
+    from model.training.mixup import mixed_up
+
+    levels = np.arange(7, dtype=np.float32) * 30 + 20
+    pixels = np.broadcast_to(levels[:, None, None, None], (7, 48, 48, 1)).copy()
+    targets = np.eye(7, dtype=np.float32)
+    batches = tf.data.Dataset.from_tensors((pixels, targets))
+    (mixed_pixels, mixed_targets), = [(p.numpy(), t.numpy()) for p, t in mixed_up(batches, alpha, seed)]
+    return levels, mixed_pixels, mixed_targets
+
+
+def test_mixup_blends_faces_and_their_targets_alike():
+    levels, pixels, targets = _mixed(0.4, seed=3)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    assert np.all(targets.max(axis=1) >= 0.5)                       # each face keeps the larger share
+    np.testing.assert_array_equal(targets.argmax(axis=1), np.arange(7))
+    # each mixed face is the same blend of two faces as its target is of their labels
+    np.testing.assert_allclose(pixels[:, 0, 0, 0], targets @ levels, rtol=1e-5)
+    assert np.all(pixels.std(axis=(1, 2, 3)) < 1e-3)
+    assert np.sum(targets.max(axis=1) < 0.99) >= 2                   # some faces really are blends
+    again = _mixed(0.4, seed=3)[2]
+    np.testing.assert_array_equal(targets, again)                    # a run repeats
+    assert not np.array_equal(targets, _mixed(0.4, seed=4)[2])
+
+
+def test_mixup_needs_a_positive_alpha(tmp_path):
+    from model.training.mixup import mixed_up
+
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        mixed_up(None, 0.0, 1)
+    for bad in ("-0.2", "nan"):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "app.py"), "train", "--data", str(tmp_path / "nowhere"), "--mixup", bad,
+             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "--mixup: the Beta distribution's alpha must be a number > 0 (0 for none)" in result.stderr

@@ -38,8 +38,11 @@ FILE_QUEUE_FRAMES = 8
 # network buffer, a camera's driver queue): 35 rows in the first second covered 9 s of a stream.
 # Queued frames come back in about 0.1 ms, a fresh one only when the camera makes it (33 ms at
 # 30 fps; measured on an MJPEG stream, bench/mjpeg_server.py). At start they are read and thrown
-# away until a read takes longer than this, or for at most DRAIN_SECONDS.
+# away until SLOW_READS_IN_A_ROW reads in a row each take longer than this, or for at most
+# DRAIN_SECONDS. One slow read is not enough: on a busy machine (a model loading, a training run)
+# a queued read can wait for a core, and draining stopped with 90 stale frames still queued.
 BUFFERED_READ_SECONDS = 0.010
+SLOW_READS_IN_A_ROW = 3
 DRAIN_SECONDS = 2.0
 # Container timestamps are whole milliseconds or rational; two within this are the same moment.
 SAME_TIME_SECONDS = 1e-4
@@ -262,11 +265,12 @@ class FrameReader(threading.Thread):
     def _discard_buffered(self) -> None:
         """Read and drop the frames a live source queued before capture began (see
         BUFFERED_READ_SECONDS); they are neither analysed nor counted as dropped."""
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while time.monotonic() < deadline:
+        deadline, slow = time.monotonic() + DRAIN_SECONDS, 0
+        while time.monotonic() < deadline and slow < SLOW_READS_IN_A_ROW:
             began = time.monotonic()
-            if not self.capture.grab() or time.monotonic() - began > BUFFERED_READ_SECONDS:
+            if not self.capture.grab():
                 break
+            slow = slow + 1 if time.monotonic() - began > BUFFERED_READ_SECONDS else 0
         self._clock_start = time.monotonic()
 
     def _read_one(self) -> bool:

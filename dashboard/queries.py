@@ -505,26 +505,47 @@ def session_table(connection: sqlite3.Connection, filters: Filters, now: float |
     extra = [c if c in present else f"NULL AS {c}" for c in SESSION_EXTRAS]
     sql = ("SELECT id, device, started_at, ended_at, updated_at, status, frames_analysed, " + ", ".join(extra) +
            " FROM sessions" + _where(clauses) + " ORDER BY started_at DESC LIMIT ?")
-    rows = [_session_row(row, now) for row in connection.execute(sql, params + [SESSION_ROWS])]
+    cursor = connection.execute(sql, params + [SESSION_ROWS])
+    names = [column[0] for column in cursor.description]
+    rows = [_session_row(dict(zip(names, row)), now) for row in cursor]
     _add_emotion_totals(connection, rows)
     _add_outages(connection, rows)
     return rows
 
 
 # Shown in the Sessions table where the log has them (schema 3; older logs: None).
-SESSION_EXTRAS = ("kind", "labels", "source_duration", "frames_without_face", "reconnects")
+SESSION_EXTRAS = ("kind", "labels", "source_duration", "source_fps", "frames_read", "frames_corrupt",
+                  "frames_without_face", "reconnects")
 
 
-def _session_row(row: tuple, now: float) -> dict:
-    session_id, device, started_at, ended_at, updated_at, status, frames, kind, labels, video, faceless, reconnects = row
-    end = ended_at if ended_at is not None else (now if status == "running" else updated_at or started_at)
-    # A file's duration is its video time, not the seconds it took to analyse.
-    duration = video if kind == "file" and video else max(0.0, end - started_at)
-    return {"id": session_id, "device": device, "started_at": started_at, "ended_at": ended_at,
-            "duration": duration, "status": status or "", "frames": frames or 0, "faces": 0,
-            "dominant": None, "kind": kind or "", "labels": json.loads(labels) if labels else {},
-            "face_share": (frames - (faceless or 0)) / frames if frames else None, "reconnects": reconnects or 0,
-            "outages": 0, "outage_seconds": 0.0}
+def _session_row(row: dict, now: float) -> dict:
+    frames, faceless, labels = row["frames_analysed"], row["frames_without_face"], row["labels"]
+    return {"id": row["id"], "device": row["device"], "started_at": row["started_at"], "ended_at": row["ended_at"],
+            "duration": session_duration(row, now), "status": row["status"] or "", "frames": frames or 0, "faces": 0,
+            "dominant": None, "kind": row["kind"] or "", "labels": json.loads(labels) if labels else {},
+            "face_share": (frames - (faceless or 0)) / frames if frames else None,
+            "reconnects": row["reconnects"] or 0, "outages": 0, "outage_seconds": 0.0}
+
+
+def session_duration(row, now: float | None = None) -> float:
+    """Seconds a session covers, from its `sessions` row (a mapping; the columns of SESSION_EXTRAS
+    and the start, end, heartbeat and status).
+
+    A file: video time, not the seconds it took to analyse: its whole duration (measured or from
+    the container) once read to its end, else the part read so far (frames read / frame rate, at
+    most the whole), so a file stopped at 20% does not claim all of it. A live session: wall time
+    up to its end; while running, up to `now` where given, else to its last heartbeat (0 without one).
+    """
+    if (row["kind"] or "") == "file" and row["source_duration"]:
+        whole = float(row["source_duration"])
+        if row["status"] == "finished" or row["frames_read"] is None or not row["source_fps"]:
+            return whole                 # read to its end, or a log from before the counters
+        read = row["frames_read"] + (row["frames_corrupt"] or 0)
+        return min(read / float(row["source_fps"]), whole)
+    end = row["ended_at"]
+    if end is None:
+        end = now if now is not None and row["status"] == "running" else (row["updated_at"] or row["started_at"])
+    return max(end - row["started_at"], 0.0)
 
 
 def _add_outages(connection, rows: list[dict]) -> None:

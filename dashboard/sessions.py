@@ -26,7 +26,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from dashboard.queries import parse_label_set, probability_path
+from dashboard.queries import parse_label_set, probability_path, session_duration
 from model.labels import EMOTIONS, is_emotions
 
 POSITIVE = ("happy",)
@@ -187,15 +187,6 @@ def _summary(row, rollup, tops: dict[str, int], outages, markers: int, taught_me
         reconnects=row["reconnects"] or 0, markers=markers,
         valence=valence(mean) if mean and is_emotions(labels) else None, settings=json.loads(row["settings"] or "{}"),
         version=row["version"], model_sha256=row["model_sha256"], label_set=labels)
-
-
-def session_duration(row) -> float | None:
-    """A file's duration in video time (its measured or container duration); a live session's in
-    wall time, up to its end or its last heartbeat."""
-    if (row["kind"] or "") == "file" and row["source_duration"]:
-        return float(row["source_duration"])
-    end = row["ended_at"] or row["updated_at"]
-    return None if end is None else max(end - row["started_at"], 0.0)
 
 
 def valence(mean: dict[str, float]) -> float:

@@ -246,3 +246,26 @@ def test_a_long_file_is_charted_and_cut_on_media_time_never_on_the_rollup(tmp_pa
     pieces = sessions.segments(connection, session_id)
     assert [(p.label, p.faces) for p in pieces] == [("start", 300), ("sad part", 300)]
     assert pieces[1].share["sad"] == 1.0
+
+
+def test_a_file_stopped_part_way_covers_the_video_read_not_the_whole_file(tmp_path):
+    """A 100 s file stopped after 600 of its 3000 frames covers 20 s of video: the History table,
+    the Sessions summary and its CSV must not claim 100 s. Read to its end, it covers all of it."""
+    path = tmp_path / "moodlog.db"
+    db = open_log(path)
+    ids = []
+    for status, frames_read in (("stopped", 600), ("finished", 3000)):
+        session_id = start_session(db, device="p09.mp4", model="m", detector="d", started_at=BASE, details=SessionDetails(
+            kind="file", source_fps=30.0, source_frames=3000, source_duration=100.0))
+        writer = LogWriter(db, session_id)
+        writer.add(BASE, 0, 0, (0, 0, 50, 50), one_hot("happy"), track=1, media_time=0.0)
+        writer.update_counters(frames_read=frames_read, frames_analysed=frames_read)
+        writer.close(status, ended_at=BASE + 5)
+        ids.append(session_id)
+    db.close()
+    connection = queries.connect(path)
+    table = {r["id"]: r["duration"] for r in queries.session_table(connection, queries.Filters(), now=BASE + 1000)}
+    summary = {s.id: s.duration for s in sessions.summaries(connection, ids)}
+    stopped, finished = ids
+    assert table[stopped] == summary[stopped] == pytest.approx(20.0)
+    assert table[finished] == summary[finished] == 100.0

@@ -199,27 +199,44 @@ class KeyMarkers(threading.Thread):
 
     @staticmethod
     def possible(stream=None) -> bool:
+        """True on a terminal that this process has in the foreground. A daemon started with `&`
+        shares the terminal but must not touch it: the kernel stops a background process that
+        changes the terminal's settings (SIGTTOU) or reads from it (SIGTTIN), and capture with it."""
         stream = stream or sys.stdin
         try:
             import termios  # noqa: F401  (POSIX only)
-            return stream.isatty()
+            return stream.isatty() and _in_foreground(stream.fileno())
         except (ImportError, ValueError, OSError):
             return False
 
     def run(self) -> None:
         import select
+        import signal
         import termios
         import tty
 
+        # Moved to the background later (Ctrl+Z, `bg`), restoring the terminal must not stop the
+        # process: a thread that blocks SIGTTOU may change the terminal's settings from there.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
         fd = self.stream.fileno()
         self.saved = termios.tcgetattr(fd)
         try:
             tty.setcbreak(fd)
             while not self.stop.is_set():
                 ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready:                                  # the byte itself: a text stream may wait for more
-                    for key in os.read(fd, 64).decode("utf-8", "ignore"):
+                if ready and _in_foreground(fd):           # a read from the background would stop the process
+                    for key in os.read(fd, 64).decode("utf-8", "ignore"):   # the byte itself: a text stream may wait
                         if key.isalnum():
                             self.inbox.put(f"key {key}", "key")
+                elif ready:
+                    self.stop.wait(0.2)
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, self.saved)
+
+
+def _in_foreground(fd: int) -> bool:
+    """Whether this process's group is the terminal's foreground group."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -602,32 +603,112 @@ def test_a_markers_port_already_taken_is_refused_before_any_session(tmp_path, re
     assert db_rows(tmp_path / "m.db", "SELECT count(*) FROM sessions")[0][0] == 0
 
 
-def test_a_key_pressed_on_the_terminal_is_a_marker():
-    """KeyMarkers on a real pseudo-terminal: letters and digits mark, other keys do not, and the
-    terminal's settings are restored when capture stops."""
+class OnATerminal:
+    """`python app.py start ...` with a pseudo-terminal as its controlling terminal, as typed in a
+    shell: in the terminal's foreground process group, or, with `background`, in a group of its own
+    as `... &` puts it. Its output is read all along, so it never blocks on a full terminal."""
+
+    def __init__(self, *args, background: bool = False):
+        import os
+        import pty
+
+        self.output = b""
+        pid, self.controller = pty.fork()
+        if pid == 0:                       # a session leader whose group is the terminal's foreground
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+            command = [sys.executable, str(ROOT / "app.py"), "start", *map(str, args)]
+            if not background:
+                os.execv(sys.executable, command)
+            job = os.fork()                # a session leader cannot leave its group: its child does
+            if job == 0:
+                os.setpgid(0, 0)
+                os.execv(sys.executable, command)
+            os.write(1, f"job {job}\n".encode())
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(job, 0)[1]) & 0xFF)
+        self.shell = pid
+        self.reading = threading.Thread(target=self._read, daemon=True)
+        self.reading.start()
+        self.pid = pid
+        if background:
+            assert wait_for(lambda: b"job " in self.output, 10), self.output
+            self.pid = int(self.output.split(b"job ")[1].split()[0])
+
+    def _read(self):
+        import os
+
+        while True:
+            try:
+                chunk = os.read(self.controller, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def state(self) -> str:
+        """The process's state letter from /proc: R, S, D, or T when the kernel stopped it."""
+        return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def type(self, keys: bytes) -> None:
+        import os
+
+        os.write(self.controller, keys)
+
+    def interrupt(self) -> int:
+        """Ctrl+C as the terminal sends it: SIGINT to the job's process group. Returns the exit code."""
+        import os
+        import signal
+
+        os.killpg(self.pid, signal.SIGINT)
+        _, status = os.waitpid(self.shell, 0)
+        self.reading.join(5)
+        os.close(self.controller)
+        return os.waitstatus_to_exitcode(status)
+
+
+def test_a_key_pressed_on_the_terminal_is_a_marker(tmp_path):
+    """Letters and digits typed on the daemon's terminal are markers, other keys not, and the
+    terminal's settings come back when capture stops."""
+    camera = MjpegServer(encode_frames([background(i) for i in range(30)]), fps=15).start()
+    try:
+        daemon = OnATerminal(camera.url, "--db", tmp_path / "k.db", "--fps", "5")
+        assert wait_for(lambda: b"session 1" in daemon.output, 120), daemon.output[-2000:]
+        time.sleep(1.0)
+        daemon.type(b"a 7-")
+        assert wait_for(lambda: len(db_rows(tmp_path / "k.db", "SELECT * FROM markers")) >= 2, 20), daemon.output[-2000:]
+        assert daemon.interrupt() == 0, daemon.output[-2000:]
+    finally:
+        camera.stop()
+    labels = [(r["label"], r["source"]) for r in db_rows(tmp_path / "k.db", "SELECT * FROM markers ORDER BY id")]
+    assert labels == [("key a", "key"), ("key 7", "key")]
+
+
+def test_a_daemon_started_in_the_background_captures_and_leaves_the_terminal_alone(tmp_path):
+    """Found by a new user: `python app.py start URL &` from a shell was stopped by the kernel
+    (SIGTTOU, "Stopped (tty output)") when it set the terminal up for key markers, before its first
+    frame: a silent, empty log. In the background it must capture, with no key markers."""
     import os
-    import pty
     import termios
 
-    from capture.markers import KeyMarkers, MarkerInbox
-
-    controller, terminal = pty.openpty()
-    stream = os.fdopen(terminal, "r", buffering=1)
-    before = termios.tcgetattr(terminal)
-    inbox, stop = MarkerInbox(lambda: 12.5), threading.Event()
-    keys = KeyMarkers(inbox, stop, stream)
-    assert KeyMarkers.possible(stream)
-    keys.start()
-    time.sleep(0.3)
-    os.write(controller, b"a 7\n")
-    assert wait_for(lambda: len(inbox.waiting.qsize() * [0]) >= 2, 5)
-    stop.set()
-    keys.join(5)
-    marked = inbox.take()
-    assert [(m[1], m[2], m[3]) for m in marked] == [(12.5, "key a", "key"), (12.5, "key 7", "key")]
-    assert termios.tcgetattr(terminal) == before
-    stream.close()
-    os.close(controller)
+    camera = MjpegServer(encode_frames([background(i) for i in range(30)]), fps=15).start()
+    try:
+        daemon = OnATerminal(camera.url, "--db", tmp_path / "b.db", "--fps", "5", background=True)
+        before = termios.tcgetattr(daemon.controller)
+        assert wait_for(lambda: b"session 1" in daemon.output, 120), daemon.output[-2000:]
+        assert wait_for(lambda: (db_rows(tmp_path / "b.db", "SELECT frames_read FROM sessions")[0][0] or 0) > 5, 30), \
+            (daemon.state(), daemon.output[-2000:])
+        assert daemon.state() != "T"
+        assert termios.tcgetattr(daemon.controller) == before
+        daemon.type(b"a")
+        time.sleep(0.5)
+        assert daemon.state() != "T"                       # a key typed to the shell does not stop it either
+        code = daemon.interrupt()
+    finally:
+        camera.stop()
+    assert code == 0, daemon.output[-2000:]
+    assert summary_number(daemon.output.decode(errors="replace"), "frames: ") > 5
+    assert db_rows(tmp_path / "b.db", "SELECT count(*) FROM markers")[0][0] == 0
+    assert os.path.exists(tmp_path / "b.db")
 
 
 def test_the_markers_port_answers_every_request_in_json_and_refuses_what_is_not_text():

@@ -110,7 +110,7 @@ def run(options: CaptureOptions, *, recognizer=None, stop: threading.Event | Non
         try:
             warn_of_problems(recognizer)
             if not options.quiet:
-                print(banner(books.writer.session_id, describe(device), reader.info, moodlog_version(),
+                print(banner(books.writer.session_id, describe(device, reader.live), reader.info, moodlog_version(),
                              options.db, options.dashboard_url), file=sys.stderr, flush=True)
             reader.start()
             capture_faces(frames(reader, stop), recognizer, tracker, books, preview)

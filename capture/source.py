@@ -2,9 +2,10 @@
 
 Why a thread: decoding runs apart from analysis, so a slow frame never stalls a live camera.
 Live sources (cameras, streams) keep only the newest frame and count the stale ones they
-replace as dropped; files hand over every frame in order and drop nothing. When a live
-source fails, the reader reopens it with back-off for `reconnect_seconds`, records the gap,
-and gives up with `SourceLost` after that; a file simply ends.
+replace as dropped; files hand over every frame in order and drop nothing. A video file behind
+a URL (http://host/talk.mp4) is a file: its container says how long it is, which a live stream's
+never does. When a live source fails, the reader reopens it with back-off for
+`reconnect_seconds`, records the gap, and gives up with `SourceLost` after that; a file simply ends.
 """
 
 from __future__ import annotations
@@ -107,15 +108,33 @@ def parse_device(device: str | int) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def is_live(device: int | str) -> bool:
-    """Cameras and URLs are live (newest frame wins); files are read frame by frame."""
-    return isinstance(device, int) or "://" in device
+def is_url(device: int | str) -> bool:
+    return isinstance(device, str) and "://" in device
 
 
-def describe(device: int | str) -> str:
+def is_live(device: int | str, capture: cv2.VideoCapture | None = None) -> bool:
+    """Cameras are live (newest frame wins) and local files are not (read frame by frame). A URL is
+    live unless its opened `capture` announces a length (a video file served over HTTP); before it
+    is opened (no `capture`), a URL counts as live."""
+    if not is_url(device):
+        return isinstance(device, int)
+    return capture is None or not announces_length(capture)
+
+
+def announces_length(capture: cv2.VideoCapture) -> bool:
+    """Whether the container says how many frames it holds, at a frame rate: a finite video. OpenCV
+    derives the count from the container's duration; a live stream has none, and OpenCV reports
+    its count as 0 or as a huge negative number (measured with OpenCV 4.13: -9.2e18 for an MJPEG
+    camera over HTTP, 67 for a 67-frame AVI served by `python -m http.server`)."""
+    frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    return 0 < frames < 2 ** 53 and capture.get(cv2.CAP_PROP_FPS) > 0
+
+
+def describe(device: int | str, live: bool | None = None) -> str:
+    """'camera 0', 'file talk.mp4', 'stream rtsp://...'; a URL is a file when `live` is False."""
     if isinstance(device, int):
         return f"camera {device}"
-    return f"stream {device}" if "://" in device else f"file {device}"
+    return f"stream {device}" if is_url(device) and live is not False else f"file {device}"
 
 
 def quiet_video_logs() -> None:
@@ -128,7 +147,7 @@ def quiet_video_logs() -> None:
 def source_info(device: int | str, capture: cv2.VideoCapture) -> SourceInfo:
     """The source's own frame rate, frame count and duration, as far as its container says."""
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    if is_live(device):
+    if is_live(device, capture):
         return SourceInfo(True, width=width, height=height)
     fps = capture.get(cv2.CAP_PROP_FPS) or None
     frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -145,7 +164,7 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
     otherwise become an empty session. It is checked on a capture of its own, so the one returned
     starts at the file's first frame."""
     quiet_video_logs()
-    if isinstance(device, str) and "://" not in device and not Path(device).is_file():
+    if isinstance(device, str) and not is_url(device) and not Path(device).is_file():
         raise SourceUnavailable(f"cannot open {describe(device)}: no such file")
     if not is_live(device):
         _check_decodes(device)
@@ -153,7 +172,7 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
 
 
 def _open(device: int | str) -> cv2.VideoCapture:
-    if isinstance(device, str) and "://" in device:
+    if is_url(device):
         capture = cv2.VideoCapture(device, cv2.CAP_FFMPEG, [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
     else:
@@ -184,7 +203,7 @@ def _hint(device: int | str) -> str:
     if isinstance(device, int):
         listing = "`v4l2-ctl --list-devices` or `ls /dev/video*`" if os.name == "posix" else "the system's camera settings"
         return f"no such camera, or another program is using it (list cameras with {listing})"
-    if "://" in device:
+    if is_url(device):
         return "the stream does not answer (check the address, credentials and network)"
     return "not a video OpenCV can decode"
 
@@ -202,17 +221,17 @@ class FrameReader(threading.Thread):
                  fps: float | None = None, reconnect_seconds: float = 30.0):
         super().__init__(name="frame-reader", daemon=True)
         self.device, self.capture, self.stop = device, capture, stop
-        self.live = is_live(device)
+        self.info = source_info(device, capture)
+        self.live = self.info.live
         self.fps, self.reconnect_seconds = fps, reconnect_seconds
         self.counters = ReaderCounters()
         self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
         self.error: SourceLost | None = None
         self.ended = False                   # a file was read to its end
         self.lost_since: float | None = None  # wall time a live source was lost, while reconnecting
-        self.kind = describe(device).split()[0]
+        self.kind = describe(device, self.live).split()[0]
         self.finished = threading.Event()
         self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1 if self.live else FILE_QUEUE_FRAMES)
-        self.info = source_info(device, capture)
         self._next_wanted = 0.0
         self._clock_start = time.monotonic()
         self._failed_in_a_row = 0

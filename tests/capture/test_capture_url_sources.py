@@ -1,0 +1,78 @@
+"""Sources behind a URL: a video file served over HTTP is a file (read once, on its own clock), an
+MJPEG camera is a live stream; what each kind of failure is called and when its gap begins."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import sys
+import threading
+
+import pytest
+
+from capture.source import open_capture, source_info
+from capture_helpers import ROOT, background, db_rows, detectable_fer_faces, moving_face_video, start_app, write_video
+
+sys.path.insert(0, str(ROOT / "bench"))
+from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP MJPEG camera)
+
+FRAMES_EACH = 34          # two faces: a 68-frame video, about 2.3 s at 30 fps
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """`python -m http.server` on a folder of its own, on a free port: its base URL."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_video_file_over_http_is_a_file_and_an_mjpeg_camera_is_live(file_server):
+    folder, base = file_server
+    write_video(folder / "short.avi", [background(i) for i in range(67)])
+    camera = MjpegServer(encode_frames([background(i) for i in range(5)]), fps=15).start()
+    try:
+        served, stream = f"{base}/short.avi", camera.url
+        file_capture, stream_capture = open_capture(served), open_capture(stream)
+        file_info, stream_info = source_info(served, file_capture), source_info(stream, stream_capture)
+    finally:
+        camera.stop()
+    file_capture.release()
+    stream_capture.release()
+    assert not file_info.live and file_info.frames == 67 and file_info.fps == 30.0
+    assert file_info.duration == pytest.approx(67 / 30)
+    assert stream_info.live and stream_info.frames is None and stream_info.duration is None
+
+
+def test_start_on_a_video_file_over_http_reads_it_once_on_its_own_clock_and_exits_0(file_server, tmp_path, fer2013,
+                                                                                     recognizer):
+    """Found by a review: the 67-frame video was reopened 38 times in 24 s as a stream that kept
+    dropping (38 'source lost, reconnected' gaps, 2,546 frames read, 2,054 dropped, media time from
+    the wall clock), and only Ctrl+C ended it."""
+    folder, base = file_server
+    faces = detectable_fer_faces(fer2013, recognizer, 1, ("happy", "neutral"))
+    placed = moving_face_video(folder / "short.avi", faces, FRAMES_EACH)
+    db = tmp_path / "h1.db"
+    process = start_app(f"{base}/short.avi", "--db", db)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["status"] == "finished" and session["kind"] == "file"
+    assert session["frames_read"] == session["frames_analysed"] == len(placed) == session["source_frames"]
+    assert session["frames_dropped"] == 0 and session["reconnects"] == 0
+    assert db_rows(db, "SELECT * FROM gaps") == []
+    rows = db_rows(db, "SELECT frame, media_time FROM detections ORDER BY frame")
+    assert len(rows) >= 0.9 * len(placed)
+    assert all(row["media_time"] == pytest.approx(row["frame"] / 30, abs=1e-6) for row in rows)
+    assert f"file {base}/short.avi" in stderr and "session 1 finished" in stdout
+    assert f"frames: {len(placed)} read, {len(placed)} analysed" in stdout
+

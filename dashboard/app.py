@@ -20,7 +20,7 @@ import flask
 from dash import Input, Output, State, clientside_callback, html
 
 from dashboard import localtime, queries
-from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, is_loopback, parse_credentials
+from dashboard.auth import AUTH_ENV, AuthError, BasicAuth, LoopbackHostOnly, is_loopback, parse_credentials
 from dashboard.context import build_recognizer
 from dashboard.live import chosen_label_set, filters_from_query
 from dashboard.queries import LogUnavailable
@@ -187,8 +187,13 @@ def make_server(db_path, host: str = "127.0.0.1", port: int = 8050, auth: str | 
     if credentials:
         user, password = parse_credentials(credentials)
         wsgi.wsgi_app = BasicAuth(wsgi.wsgi_app, user, password)
+    else:
+        wsgi.wsgi_app = LoopbackHostOnly(wsgi.wsgi_app)
     try:
-        server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+        # A body over the limit is refused from its Content-Length, before waitress reads it to disk;
+        # one under it stays in memory (uploads are analysed there, never written to a file).
+        server = create_server(wsgi, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True,
+                               max_request_body_size=MAX_REQUEST_BYTES, inbuf_overflow=MAX_REQUEST_BYTES)
     except OSError as error:                 # the port is taken, or not ours to bind
         raise PortUnavailable(f"cannot serve the dashboard on {host}:{port} ({error.strerror or error}); "
                               "choose another with --port (0: any free port)") from None

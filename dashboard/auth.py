@@ -58,3 +58,33 @@ class BasicAuth:
         except UnicodeEncodeError:
             return False
         return hmac.compare_digest(header.encode("ascii"), self.expected.encode("ascii"))
+
+
+class LoopbackHostOnly:
+    """For a dashboard without a login (bound to loopback): answer only requests addressed to this
+    machine by a loopback name (127.0.0.1, localhost, [::1], with any port); 403 otherwise.
+
+    Why: binding to loopback keeps other machines out, but not a web page in the user's own browser
+    that points its own domain name at 127.0.0.1 (DNS rebinding) and could then read the log and
+    drive the callbacks as the dashboard's page does; such a request carries that domain as its Host.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST")
+        if host is None or is_loopback(host_name(host)):
+            return self.app(environ, start_response)
+        start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"Moodlog: this dashboard answers only at 127.0.0.1, localhost or [::1]; "
+                b"to reach it by another name, start it with --host and --auth\n"]
+
+
+def host_name(host: str) -> str:
+    """The name in an HTTP Host header, without its port: 'localhost:8050' -> 'localhost',
+    '[::1]:8050' -> '::1'. Lower case, as names are case-insensitive."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

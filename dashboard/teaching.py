@@ -50,7 +50,9 @@ class TeachFolder:
     """`root/photos/<label>/` of checked photos and `root/models/` of what was taught from them."""
 
     def __init__(self, root: Path):
-        self.root = Path(root)
+        # Absolute: `teach` runs as a child process in the repository's folder, and a relative path
+        # (data/teach, the default) must name the folder the dashboard was started in.
+        self.root = Path(root).absolute()
         self.photos = self.root / "photos"
         self.models = self.root / "models"
 
@@ -134,7 +136,10 @@ class TeachFolder:
 
     def holds(self, path: Path) -> bool:
         """Whether `path` lies inside this folder (a taught model that emptying it would delete)."""
-        return self.root.resolve() in Path(path).resolve().parents
+        try:
+            return self.root.resolve() in Path(path).resolve().parents
+        except (OSError, ValueError):        # a name with a NUL byte, a link loop
+            return False
 
 
 def _suffix(data: bytes) -> str:

@@ -144,6 +144,12 @@ class BlazeFaceDetector:
         return boxes
 
 
+# The smallest face side read anywhere (the Recognize page's smallest choice; MIN_FACE, 32, by default),
+# and the most tiles one photo is cut into; see TiledDetector.detect.
+SMALLEST_FACE = 16
+MAX_TILES = 1024
+
+
 class TiledDetector:
     """A detector run on the whole photo and on overlapping tiles of it: for still photos.
 
@@ -164,8 +170,15 @@ class TiledDetector:
         boxes = list(self.inner.detect(image))
         if max(height, width) <= self.tile_side * (2 - self.overlap):
             return boxes                       # a small image: the whole-image pass sees it all
-        for top in _tile_starts(height, self.tile_side, self.overlap):
-            for left in _tile_starts(width, self.tile_side, self.overlap):
+        tops = _tile_starts(height, self.tile_side, self.overlap)
+        lefts = _tile_starts(width, self.tile_side, self.overlap)
+        # A strip too thin to hold a face the recogniser could read gains nothing from tiles, and the
+        # count grows with the long side, not the area: a 39,000,000x1 banner (38 KB) was 180,000
+        # detections, minutes of a server thread. MAX_TILES is above the ~900 of a 40 MP photo.
+        if min(height, width) < SMALLEST_FACE or len(tops) * len(lefts) > MAX_TILES:
+            return boxes
+        for top in tops:
+            for left in lefts:
                 tile = image[top:top + self.tile_side, left:left + self.tile_side]
                 boxes += [moved(box, left, top) for box in self.inner.detect(tile)]
         return keep_distinct(boxes)

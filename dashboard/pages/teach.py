@@ -186,11 +186,13 @@ def add_photos(drop):
     """Check and keep the dropped photos of one label; say what was kept and what was refused, and why."""
     if not drop:
         return no_update, no_update
+    uploads = dropped_files(drop)
+    if uploads is None:      # only a hand-made request sends anything else; the browser sends lists
+        return no_update, html.Span("This drop is not a list of files; drop the photos again.", className="text-danger")
     label = ctx.triggered_id["label"]
     folder = teach_folder()
     try:
-        added = folder.add_photos(label, list(zip(drop["contents"], drop.get("names") or [])),
-                                  recognizer().finder)
+        added = folder.add_photos(label, uploads, recognizer().finder)
     except MoodlogError as error:
         return no_update, html.Span(str(error), className="text-danger")
     already = f" ({added.already} already there)" if added.already else ""
@@ -199,6 +201,20 @@ def add_photos(drop):
     if len(added.refused) > 10:
         lines.append(html.Div(f"and {len(added.refused) - 10} more refused", className="text-danger"))
     return count_text(folder.labels().get(label, 0)), lines
+
+
+def dropped_files(drop) -> list[tuple[str, str | None]] | None:
+    """The (data URI, file name) pairs of a drop `{"contents": [...], "names": [...]}`, as the
+    browser's callback above sends it; None for anything else."""
+    if not isinstance(drop, dict) or not isinstance(drop.get("contents"), list):
+        return None
+    contents, names = drop["contents"], drop.get("names") or []
+    if not isinstance(names, list):
+        return None
+    names = [name if isinstance(name, str) else None for name in names] + [None] * (len(contents) - len(names))
+    if not all(isinstance(item, str) for item in contents):
+        return None
+    return list(zip(contents, names))
 
 
 @callback(Output("teach-tick", "disabled"), Output("teach-message", "children", allow_duplicate=True),
@@ -265,6 +281,11 @@ def use_model(_clicks, path):
     """The Recognize and Model pages switch to the taught model (until the dashboard restarts)."""
     if not path:
         return no_update
+    # The path comes from the browser: only a model this page taught, in its own folder, is loaded,
+    # and nothing is said about files elsewhere (whether they exist, what they are).
+    if not (isinstance(path, str) and path.endswith(".keras") and teach_folder().holds(Path(path))
+            and Path(path).is_file()):
+        return dbc.Alert("That is not a model taught on this page; teach again.", color="danger", class_name="py-2")
     server = flask.current_app
     try:
         server.extensions["moodlog_recognizer"] = build_recognizer(path)

@@ -124,3 +124,108 @@ def dash_pages():
     import dash
 
     return dash.page_registry.values()
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """The real dashboard server (waitress) on loopback without a login, with its own teach folder."""
+    from dashboard.app import serve_in_background
+
+    monkeypatch.delenv("MOODLOG_DASHBOARD_AUTH", raising=False)
+    monkeypatch.setenv("MOODLOG_TEACH_DIR", str(tmp_path / "teach"))
+    server = serve_in_background(tmp_path / "log.db", port=0)
+    yield server, server.effective_port
+    server.close()
+
+
+def http(port: int, path: str, host: str | None = None, body: bytes | None = None) -> tuple[int, str]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Host": host or f"127.0.0.1:{port}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    connection.request("POST" if body is not None else "GET", path, body=body, headers=headers)
+    response = connection.getresponse()
+    answer = response.status, response.read().decode(errors="replace")
+    connection.close()
+    return answer
+
+
+def dash_callback(port: int, first_input: str, input_values: list, state_values: list, label: str | None = None):
+    """Call a page's callback as the browser does, found in /_dash-dependencies by its first input's id
+    (or a pattern-matching id's type, its MATCH filled with `label`): (HTTP status, body)."""
+    import json
+
+    def concrete(ident: str):
+        if not ident.startswith("{"):
+            return ident
+        return {key: (label if value == ["MATCH"] else value) for key, value in json.loads(ident).items()}
+
+    def key(spec) -> str:
+        ident = spec["id"]
+        return (json.dumps(ident, separators=(",", ":"), sort_keys=True) if isinstance(ident, dict) else ident) + \
+            "." + spec["property"]
+
+    dependencies = json.loads(http(port, "/_dash-dependencies")[1])
+    dependency = next(d for d in dependencies if d["inputs"][0]["id"] == first_input
+                      or f'"type":"{first_input}"' in d["inputs"][0]["id"])
+    parts = dependency["output"][2:-2].split("...") if dependency["output"].startswith("..") else [dependency["output"]]
+    outputs = []
+    for part in parts:
+        ident, _, prop = part.rpartition(".")
+        outputs.append({"id": concrete(ident), "property": prop.split("@")[0]})
+    inputs = [{"id": concrete(i["id"]), "property": i["property"], "value": v}
+              for i, v in zip(dependency["inputs"], input_values)]
+    state = [{"id": concrete(s["id"]), "property": s["property"], "value": v}
+             for s, v in zip(dependency["state"], state_values)]
+    body = {"output": dependency["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": inputs, "state": state, "changedPropIds": [key(inputs[0])]}
+    return http(port, "/_dash-update-component", body=json.dumps(body).encode())
+
+
+def test_a_loopback_dashboard_answers_only_to_loopback_names(served):
+    """Found in review: a page that points its own domain at 127.0.0.1 (DNS rebinding) could read the
+    log; its requests carry that domain as Host."""
+    _, port = served
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        assert http(port, "/", host)[0] == 200, host
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.nip.io:{port}"):
+        status, text = http(port, "/history/export.csv", host)
+        assert status == 403 and "answers only at 127.0.0.1, localhost or [::1]" in text, host
+
+
+def test_a_request_over_the_limit_is_refused_before_its_body_is_read(served):
+    """Found in review: a 200 MB body was spooled to a temporary file before the 413. Now waitress
+    answers from the Content-Length alone, with 10 bytes of the body sent."""
+    import socket
+
+    _, port = served
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(f"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: 200000000\r\n\r\n".encode() + b"{" * 10)
+        answer = connection.recv(200).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413")
+
+
+def test_the_teach_page_loads_only_a_model_it_taught(served, tmp_path):
+    """Found in review: the model path came from the browser's store, so any request could make the
+    Recognize page serve another model file, and the errors told whether a file existed anywhere."""
+    server, port = served
+    before = server.dash_app.server.config["MOODLOG_MODEL"]
+    outside = ROOT / "model" / "weights" / "fast" / "moodnet.keras"
+    (tmp_path / "teach" / "models" / "x").mkdir(parents=True)
+    for path in (str(outside), "/etc/shadow", "/nonexistent/x.keras", str(tmp_path / "teach" / "models" / "x" / "no.keras"),
+                 str(tmp_path / "teach" / "models" / ".." / ".." / "log.db"), "bad\x00.keras", 42):
+        status, text = dash_callback(port, "teach-use", [1], [path])
+        assert status == 200 and "That is not a model taught on this page" in text, (path, text[:300])
+        assert "no model file" not in text and "not a Keras model" not in text
+    assert server.dash_app.server.config["MOODLOG_MODEL"] == before
+
+
+@pytest.mark.parametrize("drop", [{"foo": 1}, "string", {"contents": "x"}, {"contents": [1, 2]},
+                                  {"contents": ["data:,"], "names": "a.jpg"}])
+def test_a_malformed_teach_drop_is_a_message_not_a_server_error(served, drop):
+    _, port = served
+    status, text = dash_callback(port, "teach-drop", [drop], [], label="smile")
+    assert status == 200 and "This drop is not a list of files" in text, text[:300]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,8 +85,12 @@ def test_emptying_deletes_only_what_the_page_wrote(tmp_path):
     assert (root / "status.json").is_dir()
 
 
-def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos):
-    folder = TeachFolder(tmp_path / "teach")
+def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos, monkeypatch):
+    """Run, as the default data/teach is, from a folder given relative to where the dashboard was
+    started, which is not the repository (found in review: `teach`, a child process started in the
+    repository, was told the relative path and said "data/teach/photos does not exist")."""
+    monkeypatch.chdir(tmp_path)
+    folder = TeachFolder(Path("data") / "teach")
     for label, pattern in (("neutral", "neutral/*.jpg"), ("teeth", "happy/*-HO.jpg")):
         folder.add_label(label)
         for photo in sorted((face_photos / "cfd").glob(pattern))[:5]:

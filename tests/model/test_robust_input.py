@@ -187,3 +187,39 @@ def test_one_detector_serves_many_threads(name, face_photos):
 
 def corner(box) -> tuple[int, int, int, int]:
     return box.x, box.y, box.w, box.h
+
+
+class Counted:
+    """The real inner detector, counting how often a TiledDetector runs it."""
+
+    def __init__(self, inner):
+        self.inner, self.runs = inner, 0
+        self.input_size = getattr(inner, "input_size", 128)
+
+    def detect(self, image):
+        self.runs += 1
+        return self.inner.detect(image)
+
+
+def test_a_thin_strip_is_not_cut_into_tiles_by_its_length(face_photos):
+    """Found in review: the number of tiles grew with the long side, so a 39,000,000x1 banner (a
+    38 KB PNG) was 180,000 detections, minutes of a dashboard thread. A strip too thin to hold a
+    readable face gets the whole-image pass alone; a panorama that can hold faces is still tiled and
+    its faces found."""
+    from model.faces import SMALLEST_FACE, TiledDetector, get_detector
+
+    tiles = get_detector(PHOTO_DETECTOR)
+    inner = Counted(tiles.inner)
+    tiled = TiledDetector(inner, "counted")
+    for shape in [(1, 400_000), (SMALLEST_FACE - 1, 100_000), (400_000, 3)]:
+        inner.runs = 0
+        assert tiled.detect(np.full(shape, 128, np.uint8)) == []
+        assert inner.runs == 1, shape
+    face = np.asarray(Image.open(sorted((face_photos / "cfd" / "happy").glob("*.jpg"))[0]).convert("RGB")
+                      .resize((120, 120)))[:, :, ::-1]
+    panorama = np.full((160, 6000, 3), 200, np.uint8)
+    for left in (500, 3000, 5500):
+        panorama[20:140, left - 60:left + 60] = face
+    inner.runs = 0
+    found = tiled.detect(panorama)
+    assert 1 < inner.runs <= 1 + 2 * 37 and sorted(round(b.x + b.w / 2, -2) for b in found) == [500, 3000, 5500]

@@ -226,7 +226,7 @@ class Books(Tally):
         if self.writer.due():
             self.writer.update_counters(**self.counters())
             self.writer.flush()
-        waiting = f" | {len(self.writer.pending)} rows waiting for the disk" if self.writer.failures else ""
+        waiting = self.writer.waiting()
         if self.reader.lost_since is not None:
             waiting += f" | {self.reader.kind} lost, reconnecting ({time.time() - self.reader.lost_since:.0f} s)"
         if not self.reader.live:

@@ -2,7 +2,9 @@
 
 Why it looks like this:
 - WAL mode and a long busy timeout, so two daemons can write and a dashboard can read the
-  same file at once without "database is locked".
+  same file at once without "database is locked". The batches written while capture runs wait
+  only briefly (FLUSH_BUSY_TIMEOUT_MS) and otherwise stay in memory, so another program holding
+  the write lock never stalls the analysis.
 - Rows are buffered and committed in batches (at most `BATCH_SECONDS` apart), so logging
   costs little; a crash or `kill -9` loses at most the batch in memory.
 - Timestamps are UTC seconds since the epoch (REAL), so time buckets are integer arithmetic
@@ -39,6 +41,12 @@ from model.labels import EMOTIONS
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
+# How long a batch written during capture waits for another program's write lock before its rows
+# stay in memory for the next batch. Moodlog's own writers hold the lock for milliseconds; another
+# program may hold it for as long as it likes (DB Browser for SQLite with unsaved edits), and a
+# 30 s wait on the analysis thread stopped the analysis and dropped a live source's frames. The
+# last flush, when the session closes, waits the whole BUSY_TIMEOUT_MS, retried (LogWriter.close).
+FLUSH_BUSY_TIMEOUT_MS = 50
 MARKER_SLACK_SECONDS = 1.0
 # Two markers of a session with the same label this close on both clocks are one marker given twice
 # (a CSV imported again); times in a CSV are written to the millisecond at the finest.
@@ -211,6 +219,29 @@ def migrate(db: sqlite_utils.Database) -> None:
         if version < 3:
             _add_session_details(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextlib.contextmanager
+def busy_timeout(db: sqlite_utils.Database, wait_ms: int):
+    """The connection waits at most `wait_ms` for another's lock inside the block, BUSY_TIMEOUT_MS after."""
+    db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def locked(error: str | None) -> bool:
+    """Whether SQLite refused a write because another connection holds the write lock."""
+    return error is not None and ("locked" in error or "busy" in error)
+
+
+def why_not_written(error: str | None) -> str:
+    """SQLite's reason for a refused write, in words: 'locked by another program', 'the disk is full'."""
+    if locked(error):
+        return "locked by another program"
+    text = error or "unknown error"
+    return "the disk is full" if "full" in text else text
 
 
 class _immediate:
@@ -440,9 +471,11 @@ def _process_alive(pid: int | None) -> bool:
 class LogWriter:
     """Buffers detection rows of one session and commits them in batches, with retries.
 
-    `add()` never loses a row: if a commit fails (locked, disk full), the rows stay in the
-    buffer and the next flush tries again; `close()` keeps retrying for `give_up_after`
-    seconds and then raises LogError naming how many rows could not be written.
+    `add()` never loses a row and never waits long: if a commit fails (locked by another program,
+    disk full), the rows stay in the buffer and the next due flush tries again; `failures` counts
+    the failed flushes since the last one that wrote, and `last_error` says why the rows wait.
+    `close()` keeps retrying for `give_up_after` seconds and then raises LogError naming how many
+    rows could not be written.
     """
 
     def __init__(self, db: sqlite_utils.Database, session_id: int, *, batch_seconds: float = BATCH_SECONDS,
@@ -461,6 +494,7 @@ class LogWriter:
         self.pending_markers: list[tuple] = []
         self.written = 0
         self.failures = 0
+        self.last_error: str | None = None
         self.last_flush = time.monotonic()
         self.counters: dict[str, int | float] = {}
 
@@ -478,7 +512,9 @@ class LogWriter:
         else:
             by_label = {name: round(float(p), 6) for name, p in zip(self.labels, probabilities)}
             self.pending.append((*head, media_time, json.dumps(by_label, ensure_ascii=False)))
-        if len(self.pending) >= self.batch_rows or time.monotonic() - self.last_flush >= self.batch_seconds:
+        # A full batch is written at once, unless the log refused the last one: then at the next due
+        # flush, so that a locked log is not asked again with every face.
+        if self.due() or (len(self.pending) >= self.batch_rows and not self.failures):
             self.flush()
 
     def update_counters(self, **counters) -> None:
@@ -488,21 +524,31 @@ class LogWriter:
     def due(self) -> bool:
         return time.monotonic() - self.last_flush >= self.batch_seconds
 
-    def flush(self) -> bool:
-        """Commit pending rows, the rollup and the session heartbeat in one transaction.
+    def flush(self, wait_ms: int = FLUSH_BUSY_TIMEOUT_MS) -> bool:
+        """Commit pending rows, the rollup and the session heartbeat in one transaction, waiting at
+        most `wait_ms` for another connection's write lock.
 
-        Returns False (rows kept) when the database refused the write.
+        Returns False (rows kept, `failures` and `last_error` set) when the database refused the write.
         """
         try:
-            self._commit(self.pending)
-        except sqlite3.OperationalError:
+            with busy_timeout(self.db, wait_ms):
+                self._commit(self.pending)
+        except sqlite3.OperationalError as error:
             self.failures += 1
+            self.last_error = str(error)
             self.last_flush = time.monotonic()
             return False
         self.written += len(self.pending)
         self.pending = []
+        self.failures, self.last_error = 0, None
         self.last_flush = time.monotonic()
         return True
+
+    def waiting(self) -> str:
+        """' | 120 rows waiting for the log (locked by another program)' while writes fail, else ''."""
+        if not self.failures:
+            return ""
+        return f" | {len(self.pending)} rows waiting for the log ({why_not_written(self.last_error)})"
 
     def _commit(self, rows: list[tuple]) -> None:
         placeholders = ", ".join("?" * len(self.columns))
@@ -543,7 +589,7 @@ class LogWriter:
         """Flush everything (retrying while the database is busy) and close the session row at
         `ended_at` (UTC epoch s; now when None)."""
         deadline = time.monotonic() + self.give_up_after
-        while not self.flush():
+        while not self.flush(BUSY_TIMEOUT_MS):
             if time.monotonic() > deadline:
                 raise LogError(f"could not write {len(self.pending)} rows to the log after "
                                f"{self.give_up_after:.0f} s (disk full, read-only or locked?)")

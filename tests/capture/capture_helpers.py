@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -117,6 +118,17 @@ def moving_face_video(path: Path, faces, frames_each: int, step: int = 3, repeat
     return placed
 
 
+def face_stream_frames(fer2013: Path, recognizer, count: int = 20) -> list[np.ndarray]:
+    """`count` frames of a detectable happy FER2013 face moving a pixel a frame: a camera's view."""
+    (_, face), = detectable_fer_faces(fer2013, recognizer, 1, ("happy",))
+    frames = []
+    for i in range(count):
+        frame = background(i)
+        place(frame, face, 90 + i, 60)
+        frames.append(frame)
+    return frames
+
+
 def happy_then_neutral_frames(fer2013: Path, recognizer, frames: int = 180) -> list[np.ndarray]:
     """A detectable happy FER2013 face for the first half of the frames, a neutral one for the rest,
     moving a little (the smooth-on-files case, built without ../shared/cases)."""
@@ -127,6 +139,17 @@ def happy_then_neutral_frames(fer2013: Path, recognizer, frames: int = 180) -> l
         place(frame, happy if number < frames // 2 else neutral, 100 + number % 5, 60)
         made.append(frame)
     return made
+
+
+def run_in_background(options, recognizer, stop):
+    """capture.daemon.run() on a worker thread (signals stay with pytest); returns the thread and a
+    dict that holds its Summary under "summary" once it has returned."""
+    from capture.daemon import run
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("summary", run(options, recognizer=recognizer, stop=stop)))
+    thread.start()
+    return thread, result
 
 
 def db_rows(db_path: Path, sql: str, params=()) -> list[sqlite3.Row]:

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from capture.daemon import CaptureOptions, run
+from capture.daemon import CaptureOptions
 from capture.log import SCHEMA_VERSION, LogError, LogWriter, open_log, start_session
-from capture_helpers import (ROOT, background, count_rows, db_rows, detectable_fer_faces, place, wait_for,
+from capture_helpers import (ROOT, background, count_rows, db_rows, face_stream_frames, run_in_background, wait_for,
                              write_video)
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -23,21 +23,7 @@ from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP 
 
 @pytest.fixture(scope="module")
 def face_jpegs(fer2013, recognizer):
-    emotion, face = detectable_fer_faces(fer2013, recognizer, 1, ("happy",))[0]
-    frames = []
-    for i in range(20):
-        frame = background(i)
-        place(frame, face, 90 + i, 60)
-        frames.append(frame)
-    return encode_frames(frames)
-
-
-def run_in_background(options, recognizer, stop):
-    """run() on a worker thread (signals stay with pytest); returns the thread and its result."""
-    result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("summary", run(options, recognizer=recognizer, stop=stop)))
-    thread.start()
-    return thread, result
+    return encode_frames(face_stream_frames(fer2013, recognizer))
 
 
 def test_a_stream_that_drops_is_reopened_and_the_gap_logged(face_jpegs, tmp_path, recognizer):
@@ -88,7 +74,6 @@ def test_rows_wait_in_memory_while_the_log_is_locked_and_none_is_lost(tmp_path):
     db_path = tmp_path / "moodlog.db"
     db = open_log(db_path)
     writer = LogWriter(db, start_session(db, device="d", model="m", detector="haar"), batch_seconds=0)
-    db.conn.execute("PRAGMA busy_timeout = 50")  # fail fast, instead of waiting 30 s, for the test
     blocker = sqlite3.connect(db_path)
     blocker.execute("BEGIN IMMEDIATE")           # another process holds the write lock
     probabilities = [0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dashboard.uploads import MAX_UPLOAD_PIXELS, UploadError, decode_upload
+from dashboard.uploads import MAX_UPLOAD_PIXELS, UploadError, analysis_slot, decode_upload
 from model.recognizer import framed_face
 from model.labels import MAX_LABELS, LabelError, check_label, check_label_set
 
@@ -104,7 +104,8 @@ class TeachFolder:
 
     def _keep(self, folder: Path, contents: str, finder) -> int:
         data = decode_upload(contents)
-        face, why = framed_face(finder, data, MAX_UPLOAD_PIXELS)      # as `teach` will read it
+        with analysis_slot:
+            face, why = framed_face(finder, data, MAX_UPLOAD_PIXELS)      # as `teach` will read it
         if face is None:
             raise UploadError(why)
         path = folder / (hashlib.sha1(data).hexdigest()[:20] + _suffix(data))

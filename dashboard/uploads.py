@@ -11,6 +11,7 @@ import base64
 import binascii
 import copy
 import io
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +28,12 @@ MAX_UPLOAD_PIXELS = 40_000_000
 PREVIEW_WIDTH = 1024
 # JPEGs decode at a reduced scale with the longer side at least this long (model.images).
 DECODE_SIDE = 1600
+# Uploads (Recognize photos, Teach drops) decoded and analysed at once; the others wait their turn.
+# Decoding a 40-megapixel photo holds a few hundred MB, and waitress serves 8 requests at a time:
+# eight at once peaked at 5.9 GB (found in review). Analysis is CPU-bound, so on a small machine
+# waiting costs no throughput.
+ANALYSES_AT_ONCE = 2
+analysis_slot = threading.BoundedSemaphore(ANALYSES_AT_ONCE)
 THUMBNAIL = 96
 
 
@@ -71,11 +78,12 @@ def analyse(recognizer, contents: str, filename: str | None = None, *, whole_ima
     began = time.perf_counter()
     recognizer = with_min_face(recognizer, min_face)
     data = decode_upload(contents)
-    if whole_image:
-        image = upload_pixels(data, DECODE_SIDE)            # one face: read at 48x48 anyway
-        faces = recognizer.recognize(image, whole_image=True)
-    else:
-        image, faces = read_faces(recognizer, data)
+    with analysis_slot:
+        if whole_image:
+            image = upload_pixels(data, DECODE_SIDE)            # one face: read at 48x48 anyway
+            faces = recognizer.recognize(image, whole_image=True)
+        else:
+            image, faces = read_faces(recognizer, data)
     described = [dict(face.as_dict(), number=i + 1, thumbnail=thumbnail(image, face.box))
                  for i, face in enumerate(faces)]
     preview = annotated_preview(image, faces)

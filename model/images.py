@@ -125,19 +125,36 @@ def eight_bit(samples: np.ndarray, name: str) -> np.ndarray:
     minimum to its maximum, as image viewers such as ImageJ show it. ImageError for NaN or
     infinite samples, which have no brightness.
     """
-    if samples.dtype.kind == "f" and not np.isfinite(samples).all():
-        raise ImageError(f"{name}: the image holds NaN or infinite values, which have no brightness")
     if samples.dtype == bool:
         return samples.astype(np.uint8) * 255
-    low, high = samples.min(), samples.max()
+    if samples.dtype.kind == "f":
+        # min and max propagate NaN, and an infinity is one of them: no full-size isfinite mask.
+        low, high = np.min(samples), np.max(samples)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ImageError(f"{name}: the image holds NaN or infinite values, which have no brightness")
+    else:
+        low, high = samples.min(), samples.max()
     if samples.dtype.kind in "iu" and low >= 0 and high <= 255 and samples.dtype != np.uint16:
         return samples.astype(np.uint8)
     if samples.dtype.kind in "iu" and low >= 0 and high <= 65535:
-        return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)   # rounds to nearest
-    values = samples.astype(np.float32)
+        return _by_rows(samples, lambda rows: (rows.astype(np.uint32) + 128) // 257)   # rounds to nearest
     if samples.dtype.kind == "f" and low >= 0 and high <= 1:
-        return np.rint(values * 255).astype(np.uint8)
+        return _by_rows(samples, lambda rows: np.rint(rows.astype(np.float32) * 255))
     spread = float(high) - float(low)
     if spread == 0:
         return np.zeros(samples.shape, np.uint8)          # one flat value: nothing to show
-    return np.rint((values - np.float32(low)) * np.float32(255 / spread)).clip(0, 255).astype(np.uint8)
+    scale = np.float32(255 / spread)
+    return _by_rows(samples, lambda rows: np.rint((rows.astype(np.float32) - np.float32(low)) * scale).clip(0, 255))
+
+
+# Rows converted at a time: full-size float temporaries of a 40-megapixel float image took about
+# 1 GB per upload (found in review); a block of rows keeps them to a few MB.
+ROWS_AT_A_TIME = 256
+
+
+def _by_rows(samples: np.ndarray, convert) -> np.ndarray:
+    """`convert` (wide samples -> values within 0..255) applied a block of rows at a time, as uint8."""
+    out = np.empty(samples.shape, np.uint8)
+    for start in range(0, len(samples), ROWS_AT_A_TIME):
+        out[start:start + ROWS_AT_A_TIME] = convert(samples[start:start + ROWS_AT_A_TIME])
+    return out

@@ -119,6 +119,28 @@ def test_float_and_32_bit_samples_in_other_ranges_are_stretched_from_min_to_max(
     assert load_image(integers, grey=True).max() == 255
 
 
+@pytest.mark.parametrize("dtype, low, high", [(np.float32, 0.0, 1.0), (np.float32, -3.0, 7.5), (np.uint16, 0, 65535)])
+def test_wide_samples_taller_than_one_block_read_as_in_one_piece(dtype, low, high):
+    """eight_bit converts a block of rows at a time (a 40-megapixel float image took about 1 GB in
+    full-size temporaries); every block must read as the whole image would."""
+    from model.images import ROWS_AT_A_TIME, eight_bit
+
+    rows = 2 * ROWS_AT_A_TIME + 37
+    samples = np.random.default_rng(0).uniform(low, high, (rows, 50)).astype(dtype)
+    samples[0, 0], samples[-1, -1] = low, high
+    if dtype == np.uint16:
+        expected = ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif (low, high) == (0.0, 1.0):
+        expected = np.rint(samples * 255).astype(np.uint8)
+    else:
+        expected = np.rint((samples - np.float32(low)) * np.float32(255 / (high - low))).clip(0, 255).astype(np.uint8)
+    assert np.array_equal(eight_bit(samples, "x"), expected)
+    samples[-1, 3] = np.inf if dtype == np.float32 else samples[-1, 3]
+    if dtype == np.float32:
+        with pytest.raises(ImageError, match="NaN or infinite"):
+            eight_bit(samples, "x")
+
+
 def test_float_image_with_nan_is_refused_by_name():
     samples = np.full((8, 8), 0.5, np.float32)
     samples[2, 3] = np.nan

@@ -53,11 +53,14 @@ class BasicAuth:
         return [b"Moodlog: login required\n"]
 
     def authorised(self, header: str) -> bool:
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "basic":         # the scheme's name is case-insensitive (RFC 9110 11.1)
+            return False
         try:
-            header.encode("ascii")
+            token.strip().encode("ascii")
         except UnicodeEncodeError:
             return False
-        return hmac.compare_digest(header.encode("ascii"), self.expected.encode("ascii"))
+        return hmac.compare_digest(("Basic " + token.strip()).encode("ascii"), self.expected.encode("ascii"))
 
 
 class LoopbackHostOnly:

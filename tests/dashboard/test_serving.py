@@ -32,6 +32,8 @@ def test_basic_auth_guards_every_request():
     assert call(guarded, bad).startswith("401")
     assert call(guarded, "Basic é").startswith("401")
     assert call(guarded, good) == "200 OK inside"
+    assert call(guarded, "basic " + good.split()[1]) == "200 OK inside"    # the scheme is case-insensitive
+    assert call(guarded, "Bearer " + good.split()[1]).startswith("401")
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),

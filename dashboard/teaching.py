@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,10 @@ class TeachFolder:
             raise LabelError(f"there is already a label {same[0]!r}")
         if len(self.labels()) >= MAX_LABELS:
             raise LabelError(f"at most {MAX_LABELS} labels")
-        self.folder_of(name).mkdir(parents=True)
+        # Face photos are biometric data: this user's alone (folders 0700, photos 0600) on a shared machine.
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.photos.mkdir(exist_ok=True, mode=0o700)
+        self.folder_of(name).mkdir(mode=0o700)
         return name
 
     def remove_label(self, name: str) -> None:
@@ -114,7 +118,8 @@ class TeachFolder:
         elsewhere = [other.parent.name for other in self.photos.glob(f"*/{path.name}")]
         if elsewhere:                                 # one photo under two labels would teach a contradiction
             raise UploadError(f"the same photo is already under the label {elsewhere[0]!r}")
-        path.write_bytes(data)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(data)
         return 1
 
     def empty(self) -> None:

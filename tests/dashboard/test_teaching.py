@@ -54,6 +54,9 @@ def test_photos_are_kept_only_with_a_readable_face_under_their_hash(tmp_path, fa
     assert "not an image" in refused["notes.jpg"] and "did not arrive as a file" in refused["x.txt"]
     kept = list((tmp_path / "teach" / "photos" / "neutral").iterdir())
     assert len(kept) == 1 and kept[0].suffix == ".jpg" and "evil" not in kept[0].name
+    # face photos are biometric data: readable by this user alone
+    assert kept[0].stat().st_mode & 0o777 == 0o600
+    assert all((folder.root / part).stat().st_mode & 0o777 == 0o700 for part in ("", "photos", "photos/neutral"))
     assert not (tmp_path / "evil.jpg").exists()
     with pytest.raises(LabelError, match="no label"):
         folder.add_photos("teeth", uploads[:1], finder)

@@ -244,6 +244,26 @@ def why_not_written(error: str | None) -> str:
     return "the disk is full" if "full" in text else text
 
 
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database, doing: str):
+    """A transaction that takes the write lock at its start, waiting up to the busy timeout for
+    another program to let go of it; LogError ('cannot `doing`: ... locked ...') when it does not.
+
+    Why not a deferred transaction (db.atomic()): one that reads before it writes (sqlite-utils'
+    insert reads the table's columns) is refused "database is locked" at its first write, at once,
+    without waiting, whenever another connection holds the write lock."""
+    try:
+        with _immediate(db):
+            yield
+    except sqlite3.OperationalError as error:
+        if not locked(str(error)):
+            raise
+        path = db.execute("PRAGMA database_list").fetchone()[2]
+        raise LogError(f"cannot {doing}: {path} is locked by another program, still after "
+                       f"{BUSY_TIMEOUT_MS / 1000:.0f} s (a database browser with unsaved changes? write or revert "
+                       "them, then try again)") from error
+
+
 class _immediate:
     """A write transaction taken at BEGIN (waiting up to the busy timeout), not at first write."""
 
@@ -372,11 +392,12 @@ class SessionDetails:
 
 def start_session(db: sqlite_utils.Database, *, device: str, model: str, detector: str,
                   details: SessionDetails | None = None, started_at: float | None = None) -> int:
-    """Close sessions that a crash left open, then open a new one; returns its id."""
-    close_abandoned_sessions(db)
+    """Close sessions that a crash left open, then open a new one; returns its id. LogError when
+    another program holds the log's write lock for longer than BUSY_TIMEOUT_MS."""
     now = time.time() if started_at is None else started_at
     details = details or SessionDetails(kind=_kind_of(device))
-    with db.atomic():
+    with write_transaction(db, "start a session"):
+        close_abandoned_sessions(db)
         sessions = db["sessions"].insert({
             "device": device, "started_at": now, "updated_at": time.time(), "model": model, "detector": detector,
             "host": socket.gethostname(), "pid": os.getpid(), "status": "running", **details.row()})
@@ -392,7 +413,8 @@ def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str
 
     LogError (nothing stored) for a marker outside its session (MARKER_SLACK_SECONDS allowed either
     side), a time that is not a number, or a date for a file session (a file's rows were logged
-    when it was analysed, not when it was filmed, so only a position in the video places a marker)."""
+    when it was analysed, not when it was filmed, so only a position in the video places a marker), or
+    for another program holding the log's write lock for longer than BUSY_TIMEOUT_MS."""
     session = db.execute("SELECT started_at, ended_at, updated_at, kind, source_duration FROM sessions WHERE id = ?",
                          [session_id]).fetchone()
     if session is None:
@@ -416,7 +438,7 @@ def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str
                            f"{end:.1f} s" + (" (a Unix time? give seconds from the start of the video)"
                                              if media_time > 1e8 else ""))
         rows.append((session_id, float(ts), float(media_time), str(label), source))
-    with db.atomic():
+    with write_transaction(db, f"add markers to session {session_id}"):
         new_rows = _markers_not_there(db, session_id, rows)
         db.conn.executemany("INSERT INTO markers (session_id, ts, media_time, label, source) VALUES (?, ?, ?, ?, ?)",
                             new_rows)

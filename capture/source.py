@@ -164,11 +164,24 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
     otherwise become an empty session. It is checked on a capture of its own, so the one returned
     starts at the file's first frame."""
     quiet_video_logs()
-    if isinstance(device, str) and not is_url(device) and not Path(device).is_file():
-        raise SourceUnavailable(f"cannot open {describe(device)}: no such file")
+    if isinstance(device, str) and not is_url(device):
+        _check_readable(device)
     if not is_live(device):
         _check_decodes(device)
     return _open(device)
+
+
+def _check_readable(path: str) -> None:
+    """SourceUnavailable, saying which, for a path that is no file or a file this user may not read
+    (OpenCV reports both as a file it cannot open, which reads as a video it cannot decode)."""
+    if not Path(path).is_file():
+        raise SourceUnavailable(f"cannot open {describe(path)}: no such file")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as error:
+        raise SourceUnavailable(f"cannot open {describe(path)}: permission denied (this user may not read it; "
+                                "`ls -l` shows its owner and mode)") from error
 
 
 def _open(device: int | str) -> cv2.VideoCapture:

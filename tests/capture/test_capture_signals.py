@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from capture.log import open_log, start_session
-from capture_helpers import (count_rows, db_rows, detectable_fer_faces, moving_face_video, start_app,
-                             summary_number, wait_for)
+from capture_helpers import (ROOT, background, count_rows, db_rows, detectable_fer_faces, moving_face_video,
+                             start_app, summary_number, wait_for, write_video)
 
 STARTUP_SECONDS = 120   # TensorFlow's import and the model load, on a busy machine
 LONG_FRAMES = 3600      # two minutes at 30 fps: the daemon analyses 320x240 frames at a few hundred a second
@@ -94,6 +100,28 @@ def test_a_file_that_is_no_video_exits_2_with_a_clear_message_and_no_session(tmp
         assert stderr.startswith("error: ") and "Traceback" not in stderr
         assert f"cannot open file {tmp_path / name}: not a video OpenCV can decode" in stderr
     assert not db.exists() or not db_rows(db, "SELECT * FROM sessions")
+
+
+def test_a_video_this_user_may_not_read_is_called_so_not_undecodable(tmp_path):
+    """Found by a review: a mode-000 video was 'not a video OpenCV can decode'. Root reads any file, so
+    as root the command runs as nobody (setpriv), in a folder of /tmp that nobody can enter."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        video = write_video(folder / "private.avi", [background(i) for i in range(5)])
+        video.chmod(0)
+        command = [sys.executable, str(ROOT / "app.py"), "start", str(video), "--db", str(folder / "d.db")]
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root, and no setpriv to run the command as another user")
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 2 and done.stderr == (
+            f"error: cannot open file {video}: permission denied (this user may not read it; `ls -l` shows its "
+            "owner and mode)\n")
+        assert not (folder / "d.db").exists()
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_batch_committed_because_it_is_full_carries_the_counters_of_its_rows(tmp_path):

@@ -249,6 +249,7 @@ class FrameReader(threading.Thread):
         self._clock_start = time.monotonic()
         self._failed_in_a_row = 0
         self._last_times: tuple[float | None, float | None] = (None, None)
+        self._last_frame_at: float | None = None  # wall time of the last good frame
         self._held: Frame | None = None      # a file's frame read when the stop came, with the queue full
 
     def measured(self) -> dict:
@@ -326,6 +327,7 @@ class FrameReader(threading.Thread):
         number = self.counters.frames_read + self.counters.frames_corrupt - 1
         frame = Frame(number, time.time(), image, self._media_time(number))
         self._last_times = (self._last_times[1], frame.media_time)
+        self._last_frame_at = frame.ts
         if self._wanted(frame):
             self._hand_over(frame)
 
@@ -396,26 +398,31 @@ class FrameReader(threading.Thread):
         return more
 
     def _reconnect(self) -> bool:
-        """Reopen a live source with back-off; record the gap; give up after the window."""
-        lost_at = self.lost_since = time.time()
-        delay = FIRST_RETRY_SECONDS
+        """Reopen a live source with back-off; record the gap; give up after the window.
+
+        The gap begins at the last good frame: a stream that stalls (a frozen server) is noticed only
+        when a read times out (STREAM_TIMEOUT_MS later). The reconnect window counts from the failed read."""
+        failed_at = time.time()
+        lost_at = self.lost_since = self._last_frame_at or failed_at
         self.capture.release()
         try:
-            return self._reopen(lost_at, delay)
+            return self._reopen(lost_at, failed_at)
         finally:
             self.lost_since = None
 
-    def _reopen(self, lost_at: float, delay: float) -> bool:
+    def _reopen(self, lost_at: float, failed_at: float) -> bool:
+        delay = FIRST_RETRY_SECONDS
         while not self.stop.wait(delay):
             capture = self._try_open()
             if capture is not None:
                 self.capture = capture
                 self.counters.reconnects += 1
-                self.gaps.put(Gap(lost_at, time.time(), "source lost, reconnected"))
+                self._last_frame_at = time.time()    # back now: a failure before its next frame starts here
+                self.gaps.put(Gap(lost_at, self._last_frame_at, "source lost, reconnected"))
                 return True
-            if time.time() - lost_at >= self.reconnect_seconds:
+            if time.time() - failed_at >= self.reconnect_seconds:
                 break
-            delay = min(delay * 2, LONGEST_RETRY_SECONDS, max(0.1, lost_at + self.reconnect_seconds - time.time()))
+            delay = min(delay * 2, LONGEST_RETRY_SECONDS, max(0.1, failed_at + self.reconnect_seconds - time.time()))
         reason = "stopped while reconnecting" if self.stop.is_set() else "source lost, gave up"
         self.gaps.put(Gap(lost_at, time.time(), reason))
         if not self.stop.is_set():

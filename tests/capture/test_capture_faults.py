@@ -47,9 +47,62 @@ def test_a_stream_that_drops_is_reopened_and_the_gap_logged(face_jpegs, tmp_path
     assert session["reconnects"] == 1
     # Live: the newest frame is analysed, stale ones dropped and counted (one may be in hand at stop).
     assert 0 <= session["frames_read"] - session["frames_analysed"] - session["frames_dropped"] <= 1
-    before = db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts < ?", [gap["started_at"]])[0]["n"]
+    # The gap begins at the last frame before it (its row has that time).
+    before = db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts <= ?", [gap["started_at"]])[0]["n"]
     after = db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts > ?", [gap["ended_at"]])[0]["n"]
     assert before > 5 and after > 5 and before + after == count_rows(db) == session["faces"]
+
+
+class FreezingCamera(MjpegServer):
+    """An MJPEG camera that can hang: while `frozen` is set its connections stay open and send nothing."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frozen = threading.Event()
+
+    def _stream(self, out, running) -> None:
+        super()._stream(_Held(out, self.frozen), running)
+
+
+class _Held:
+    """A writer whose writes wait while `frozen` is set."""
+
+    def __init__(self, out, frozen: threading.Event):
+        self.out, self.frozen = out, frozen
+
+    def write(self, data: bytes) -> None:
+        while self.frozen.is_set():
+            time.sleep(0.02)
+        self.out.write(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def test_a_stream_that_stalls_logs_a_gap_from_its_last_frame(face_jpegs, tmp_path, recognizer):
+    """Found by a review: a frozen server is noticed when a read times out, 5 s later, and the gap
+    began there, as if frames had come in those 5 s."""
+    camera = FreezingCamera(face_jpegs, fps=15).start()
+    db, stop = tmp_path / "moodlog.db", threading.Event()
+    thread, result = run_in_background(CaptureOptions(camera.url, db=db, reconnect=30, quiet=True), recognizer, stop)
+    assert wait_for(lambda: count_rows(db) > 5, 60)
+    camera.frozen.set()
+    frozen_at = time.time()
+    time.sleep(7.0)
+    camera.frozen.clear()
+    back_at = time.time()
+    assert wait_for(lambda: db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts > ?", [back_at])[0]["n"] > 5, 60)
+    stop.set()
+    thread.join(30)
+    camera.stop()
+    gap, = db_rows(db, "SELECT * FROM gaps")
+    assert gap["reason"] == "source lost, reconnected" and abs(gap["started_at"] - frozen_at) < 1.0
+    assert back_at - 0.5 < gap["ended_at"] < back_at + 10
+    last_before, = db_rows(db, "SELECT max(ts) AS ts FROM detections WHERE ts <= ?", [gap["started_at"]])
+    assert gap["started_at"] - last_before["ts"] < 0.5
+    assert db_rows(db, "SELECT count(*) AS n FROM detections WHERE ts > ? AND ts < ?",
+                   [gap["started_at"], gap["ended_at"]])[0]["n"] == 0
+    assert result["summary"].status == "stopped"
 
 
 def test_a_stream_gone_for_good_is_given_up_after_the_reconnect_window(face_jpegs, tmp_path, recognizer):

@@ -19,6 +19,7 @@ begun, and files on Dask, are reported "not done" with nothing logged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -47,6 +48,8 @@ MOST_TRIES = 2                  # a file is read again once after its worker die
 STOP_WAIT_SECONDS = 5.0
 ENGINES = ("local", "dask")
 DASK_TOPIC = "moodlog-progress"
+# What a terminal sends to every process of the job: Ctrl+C, and SIGHUP when it is closed.
+TERMINAL_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGHUP") if hasattr(signal, name)}
 
 
 class BatchError(MoodlogError, ValueError):
@@ -182,12 +185,13 @@ class Collector(Tally):
 
 
 def _quiet_worker(progress=None, stopping=None) -> None:
-    """A local worker: one core, Ctrl+C left to the process that owns the batch (which sets
-    `stopping`), progress to its queue, and (on Linux) killed with its parent, so a batch killed
-    with -9 leaves no orphans."""
+    """A local worker: one core, Ctrl+C and a hangup (which a terminal sends to every process of the
+    batch) left to the process that owns the batch (which sets `stopping`), progress to its queue, and
+    (on Linux) killed with its parent, so a batch killed with -9 leaves no orphans."""
     global _progress, _stopping
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})    # blocked since its spawn (LocalEngine.submit)
+    for number in TERMINAL_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)    # blocked since its spawn (LocalEngine.submit)
     _die_with_parent()
     one_core()
     _progress, _stopping = progress, stopping
@@ -231,6 +235,17 @@ def _analyse_on_dask(path: str, options: CaptureOptions) -> FileResult:
 
 # ----------------------------------------------------------------------------------- engines
 
+@contextlib.contextmanager
+def _terminal_signals_blocked():
+    """TERMINAL_SIGNALS held back from this thread inside the block, and from processes it starts
+    there, which inherit the mask."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 class LocalEngine:
     """N spawned worker processes on this machine. A worker that dies (out of memory, a decoder
     crash) breaks the pool; `restart` makes a new one so the batch goes on."""
@@ -239,7 +254,11 @@ class LocalEngine:
         self.workers = workers
         context = get_context("spawn")
         self.context = context
-        self.progress = context.Queue()
+        # The queue's locks start multiprocessing's resource tracker, a helper process in the batch's
+        # process group: it ignores Ctrl+C itself, and started with a hangup blocked it outlives one too
+        # (killed, it was relaunched with a warning and a KeyError traceback for each lock).
+        with _terminal_signals_blocked():
+            self.progress = context.Queue()
         self.stopping = context.Event()                     # set on Ctrl+C: workers end their files
         self.pool = self._new_pool()
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
@@ -250,14 +269,11 @@ class LocalEngine:
 
     def submit(self, path: str, options: CaptureOptions):
         # A worker is spawned by the submit that needs it and inherits this thread's signal mask. With
-        # SIGINT blocked meanwhile, a Ctrl+C that reaches the worker during its imports waits until
-        # _quiet_worker ignores it, instead of printing a KeyboardInterrupt traceback from inside
+        # SIGINT and SIGHUP blocked meanwhile, a Ctrl+C that reaches the worker during its imports waits
+        # until _quiet_worker ignores it, instead of printing a KeyboardInterrupt traceback from inside
         # them; here it waits only until the submit returns, and then stops the batch as ever.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with _terminal_signals_blocked():
             return self.pool.submit(_analyse_locally, path, options)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def wait(self, futures, timeout: float):
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)[0]

@@ -1,6 +1,6 @@
 """The capture daemon: read a frame, detect faces, skip it if none, classify each face, log.
 
-Habits (see ../shared/STYLE.md): one stop Event set by SIGINT and SIGTERM; stopping analyses
+Habits (see ../shared/STYLE.md): one stop Event set by SIGINT, SIGTERM and SIGHUP; stopping analyses
 the frames already read (the one in hand, a file's few queued ones), flushes every pending row
 and closes the session row; the source is read and reconnected beside the loop
 (capture/source.py); the daemon counts what it does and writes the counters to its session row
@@ -37,6 +37,8 @@ from model.provenance import model_identity, moodlog_version
 from model.recognizer import MIN_FACE, OK, warn_of_problems
 
 READER_JOIN_SECONDS = 10.0
+# The signals that stop capture cleanly; SIGHUP is POSIX only.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @dataclass
@@ -59,7 +61,7 @@ class CaptureOptions:
 
 
 class StartInterrupted(MoodlogError):
-    """Ctrl+C or SIGTERM arrived while the daemon was starting: it stops before any session."""
+    """Ctrl+C, SIGTERM or SIGHUP arrived while the daemon was starting: it stops before any session."""
 
 
 @dataclass
@@ -255,27 +257,44 @@ class Books(Tally):
 
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event, quiet: bool = False, then_ignore: bool = False):
-    """SIGINT and SIGTERM set `stop` (a second Ctrl+C too: the flush is never cut short).
+    """SIGINT, SIGTERM and SIGHUP set `stop` (a second Ctrl+C too: the flush is never cut short).
+    SIGHUP comes when the terminal or SSH session the daemon runs in is closed; by default it
+    killed the daemon with the session left running and the last second's rows lost.
 
-    `then_ignore` leaves both ignored afterwards, for a process on its way out: Python would
+    `then_ignore` leaves them ignored afterwards, for a process on its way out: Python would
     otherwise turn a late second Ctrl+C into a KeyboardInterrupt or, while shutting down, a kill
     by SIGINT, so a clean stop would end with a non-zero exit status.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    terminal = [fd for fd in (1, 2) if os.isatty(fd)]     # asked now: a hung-up terminal no longer says
 
     def handle(number, _frame):
-        if stop.is_set() and not quiet:
+        if number == getattr(signal, "SIGHUP", None):
+            leave_terminal(terminal)
+        elif stop.is_set() and not quiet:
             print("\nstill stopping: writing the last rows", file=sys.stderr, flush=True)
         stop.set()
 
-    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, signal.SIG_IGN if then_ignore else handler)
+
+
+def leave_terminal(fds: list[int]) -> None:
+    """After a hangup, what was written to the terminal (the file descriptors `fds`) goes to
+    /dev/null, as under nohup: the terminal is gone, and a write to it fails (EIO), which would end
+    the daemon before it wrote its last rows and closed its session."""
+    if not fds:
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in fds:
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def open_markers(options: CaptureOptions, reader: FrameReader, stop: threading.Event) -> MarkerInbox | None:

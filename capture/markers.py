@@ -9,6 +9,7 @@ position in the video. The other clock comes from the session's start (capture/l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -231,7 +232,8 @@ class KeyMarkers(threading.Thread):
                 elif ready:
                     self.stop.wait(0.2)
         finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, self.saved)
+            with contextlib.suppress(termios.error):     # a hung-up terminal has no settings to restore
+                termios.tcsetattr(fd, termios.TCSADRAIN, self.saved)
 
 
 def _in_foreground(fd: int) -> bool:

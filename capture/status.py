@@ -42,19 +42,27 @@ class StatusLine:
         dominant = self.emotions.most_common(1)[0][0] if self.emotions else "-"
         line = (f"{fps:5.1f} fps | {per_frame:.1f} faces/frame | {dominant:8s} | "
                 f"{rows_written} rows written{extra}")
-        print(("\r" + line + "  ") if self.interactive else line, end="" if self.interactive else "\n",
-              file=self.stream, flush=True)
+        self._show(("\r" + line + "  ") if self.interactive else line, end="" if self.interactive else "\n")
         self.last_at, self.last_frames, self.faces = now, frames_analysed, 0
         self.emotions.clear()
 
     def note(self, text: str) -> None:
         """A one-off message (a marker, a reconnect) on a line of its own, above the status line."""
         if not self.quiet:
-            print(("\r" if self.interactive else "") + text + " " * 20, file=self.stream, flush=True)
+            self._show(("\r" if self.interactive else "") + text + " " * 20)
 
     def finish(self) -> None:
         if self.interactive and not self.quiet:
-            print(file=self.stream)
+            self._show("")
+
+    def _show(self, text: str, end: str = "\n") -> None:
+        """Print, if the terminal is still there: one closed under the daemon (a hangup) fails each
+        write (EIO) until its SIGHUP sends the output to /dev/null, and a status line is never worth
+        ending capture for."""
+        try:
+            print(text, end=end, file=self.stream, flush=True)
+        except OSError:
+            pass
 
 
 def command_hint(*args: str) -> str:

@@ -192,3 +192,68 @@ def summary_number(stdout: str, label: str) -> int:
         if label in line:
             return int(line.split(label)[1].split()[0])
     raise AssertionError(f"{label!r} not in summary:\n{stdout}")
+
+
+class OnATerminal:
+    """`python app.py start ...` with a pseudo-terminal as its controlling terminal, as typed in a
+    shell: in the terminal's foreground process group, or, with `background`, in a group of its own
+    as `... &` puts it. Its output is read all along, so it never blocks on a full terminal."""
+
+    def __init__(self, *args, background: bool = False):
+        import pty
+
+        self.output = b""
+        pid, self.controller = pty.fork()
+        if pid == 0:                       # a session leader whose group is the terminal's foreground
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+            command = [sys.executable, str(ROOT / "app.py"), "start", *map(str, args)]
+            if not background:
+                os.execv(sys.executable, command)
+            job = os.fork()                # a session leader cannot leave its group: its child does
+            if job == 0:
+                os.setpgid(0, 0)
+                os.execv(sys.executable, command)
+            os.write(1, f"job {job}\n".encode())
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(job, 0)[1]) & 0xFF)
+        self.shell = pid
+        self.reading = threading.Thread(target=self._read, daemon=True)
+        self.reading.start()
+        self.pid = pid
+        if background:
+            assert wait_for(lambda: b"job " in self.output, 10), self.output
+            self.pid = int(self.output.split(b"job ")[1].split()[0])
+
+    def _read(self):
+        while True:
+            try:
+                chunk = os.read(self.controller, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def state(self) -> str:
+        """The process's state letter from /proc: R, S, D, or T when the kernel stopped it."""
+        return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.controller, keys)
+
+    def interrupt(self) -> int:
+        """Ctrl+C as the terminal sends it: SIGINT to the job's process group. Returns the exit code."""
+        import signal
+
+        os.killpg(self.pid, signal.SIGINT)
+        _, status = os.waitpid(self.shell, 0)
+        self.reading.join(5)
+        os.close(self.controller)
+        return os.waitstatus_to_exitcode(status)
+
+    def hang_up(self) -> int:
+        """Close the terminal, as closing its window or losing the SSH session does: the kernel sends
+        SIGHUP to the session, and writes to the terminal fail from then on. Returns the exit code."""
+        os.close(self.controller)
+        _, status = os.waitpid(self.shell, 0)
+        self.reading.join(5)
+        return os.waitstatus_to_exitcode(status)

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,8 @@ from capture.batch import run_batch
 from capture.daemon import CaptureOptions, run
 from capture.log import SCHEMA_VERSION, open_log
 from capture.markers import MarkerError, read_marker_csv
-from capture_helpers import (ROOT, SHARED_CASES, happy_then_neutral_frames, background, count_rows, db_rows, detectable_fer_faces, place,
-                             summary_number, wait_for, write_video)
+from capture_helpers import (ROOT, SHARED_CASES, OnATerminal, happy_then_neutral_frames, background, count_rows, db_rows,
+                             detectable_fer_faces, place, summary_number, wait_for, write_video)
 from model.labels import EMOTIONS
 from model.provenance import model_identity
 
@@ -601,69 +600,6 @@ def test_a_markers_port_already_taken_is_refused_before_any_session(tmp_path, re
         taken.close()
         camera.stop()
     assert db_rows(tmp_path / "m.db", "SELECT count(*) FROM sessions")[0][0] == 0
-
-
-class OnATerminal:
-    """`python app.py start ...` with a pseudo-terminal as its controlling terminal, as typed in a
-    shell: in the terminal's foreground process group, or, with `background`, in a group of its own
-    as `... &` puts it. Its output is read all along, so it never blocks on a full terminal."""
-
-    def __init__(self, *args, background: bool = False):
-        import os
-        import pty
-
-        self.output = b""
-        pid, self.controller = pty.fork()
-        if pid == 0:                       # a session leader whose group is the terminal's foreground
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-            command = [sys.executable, str(ROOT / "app.py"), "start", *map(str, args)]
-            if not background:
-                os.execv(sys.executable, command)
-            job = os.fork()                # a session leader cannot leave its group: its child does
-            if job == 0:
-                os.setpgid(0, 0)
-                os.execv(sys.executable, command)
-            os.write(1, f"job {job}\n".encode())
-            os._exit(os.waitstatus_to_exitcode(os.waitpid(job, 0)[1]) & 0xFF)
-        self.shell = pid
-        self.reading = threading.Thread(target=self._read, daemon=True)
-        self.reading.start()
-        self.pid = pid
-        if background:
-            assert wait_for(lambda: b"job " in self.output, 10), self.output
-            self.pid = int(self.output.split(b"job ")[1].split()[0])
-
-    def _read(self):
-        import os
-
-        while True:
-            try:
-                chunk = os.read(self.controller, 4096)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def state(self) -> str:
-        """The process's state letter from /proc: R, S, D, or T when the kernel stopped it."""
-        return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-    def type(self, keys: bytes) -> None:
-        import os
-
-        os.write(self.controller, keys)
-
-    def interrupt(self) -> int:
-        """Ctrl+C as the terminal sends it: SIGINT to the job's process group. Returns the exit code."""
-        import os
-        import signal
-
-        os.killpg(self.pid, signal.SIGINT)
-        _, status = os.waitpid(self.shell, 0)
-        self.reading.join(5)
-        os.close(self.controller)
-        return os.waitstatus_to_exitcode(status)
 
 
 def test_a_key_pressed_on_the_terminal_is_a_marker(tmp_path):

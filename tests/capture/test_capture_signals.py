@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from capture.log import open_log, start_session
-from capture_helpers import (ROOT, background, count_rows, db_rows, detectable_fer_faces, moving_face_video,
-                             start_app, summary_number, wait_for, write_video)
+from capture_helpers import (ROOT, OnATerminal, background, count_rows, db_rows, detectable_fer_faces,
+                             face_stream_frames, moving_face_video, start_app, summary_number, wait_for, write_video)
+
+sys.path.insert(0, str(ROOT / "bench"))
+from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP MJPEG camera)
 
 STARTUP_SECONDS = 120   # TensorFlow's import and the model load, on a busy machine
 LONG_FRAMES = 3600      # two minutes at 30 fps: the daemon analyses 320x240 frames at a few hundred a second
@@ -30,8 +33,8 @@ def long_video(tmp_path_factory, fer2013, recognizer):
     return path
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
-                         ids=["sigterm", "ctrl-c-twice"])
+@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT], [signal.SIGHUP]],
+                         ids=["sigterm", "ctrl-c-twice", "sighup"])
 def test_a_stop_signal_flushes_every_row_and_closes_the_session(long_video, tmp_path, signals):
     db = tmp_path / "moodlog.db"
     process = start_app(long_video, "--db", db)
@@ -52,6 +55,54 @@ def test_a_stop_signal_flushes_every_row_and_closes_the_session(long_video, tmp_
     # user: "1298 read, 1289 analysed ... 0 dropped"), in the summary and in the session's counters.
     assert session["frames_read"] == session["frames_analysed"] > 0 and session["frames_dropped"] == 0
     assert f"frames: {session['frames_read']} read, {session['frames_analysed']} analysed" in stdout
+
+
+def test_closing_the_terminal_stops_capture_cleanly_with_every_row(fer2013, recognizer, tmp_path):
+    """Found by a review: SIGHUP (the terminal or SSH session closed) killed the daemon, exit 129, its
+    session left running and the last second's rows lost. Once the terminal is gone every write to it
+    fails, so the daemon also stops writing there."""
+    camera = MjpegServer(encode_frames(face_stream_frames(fer2013, recognizer)), fps=15).start()
+    db = tmp_path / "moodlog.db"
+    try:
+        daemon = OnATerminal(camera.url, "--db", db)           # live: key markers read the terminal too
+        assert wait_for(lambda: count_rows(db) > 0, STARTUP_SECONDS), daemon.output[-2000:]
+        time.sleep(1.5)                                        # rows pending in memory, not yet committed
+        code = daemon.hang_up()
+    finally:
+        camera.stop()
+    assert code == 0, daemon.output[-2000:]
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["status"] == "stopped" and session["ended_at"] is not None
+    assert count_rows(db) == session["faces"] > 0
+    assert 0 <= session["frames_read"] - session["frames_analysed"] - session["frames_dropped"] <= 1
+
+
+def test_a_hangup_to_a_whole_batch_stops_it_cleanly_and_leaves_no_worker(long_video, tmp_path):
+    """A closed terminal sends SIGHUP to every process of the job, batch workers included: they leave
+    it to the batch, which keeps each file in hand as a stopped session, as on Ctrl+C."""
+    import psutil
+
+    files = tmp_path / "videos"
+    files.mkdir()
+    for name in ("a.avi", "b.avi"):
+        shutil.copy(long_video, files / name)
+    db = tmp_path / "b.db"
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", str(files), "--workers", "2",
+                                "--db", str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    parent = psutil.Process(process.pid)
+    assert wait_for(lambda: len(parent.children(recursive=True)) >= 2, 60)
+    time.sleep(6)                                              # the workers are reading their files
+    workers = parent.children(recursive=True)
+    os.killpg(process.pid, signal.SIGHUP)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
+    assert "batch of 2 files" in stdout
+    assert wait_for(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), 10)
+    sessions = db_rows(db, "SELECT * FROM sessions")
+    assert len(sessions) == 2 and {s["status"] for s in sessions} == {"stopped"}, stdout
+    assert all(0 < s["frames_read"] == s["frames_analysed"] < LONG_FRAMES for s in sessions)
+    assert count_rows(db) == sum(s["faces"] for s in sessions) > 0
 
 
 def test_kill_9_keeps_the_database_consistent_and_loses_at_most_a_batch(long_video, tmp_path):

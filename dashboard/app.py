@@ -130,7 +130,8 @@ def _csv_lines(connection, filters):
         ts_at, session_at = columns.index("ts"), columns.index("session_id")
         for count, row in enumerate(queries.export_rows(connection, filters, columns), start=1):
             session = labels.get(row[session_at], {})
-            writer.writerow((localtime.iso(row[ts_at], "milliseconds"),) + row + tuple(session.get(n, "") for n in names))
+            writer.writerow((localtime.iso(row[ts_at], "milliseconds"),) + row
+                            + tuple(queries.spreadsheet_safe(session.get(n, "")) for n in names))
             if count % queries.EXPORT_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

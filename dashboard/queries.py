@@ -536,7 +536,7 @@ def session_duration(row, now: float | None = None) -> float:
     most the whole), so a file stopped at 20% does not claim all of it. A live session: wall time
     up to its end; while running, up to `now` where given, else to its last heartbeat (0 without one).
     """
-    if (row["kind"] or "") == "file" and row["source_duration"]:
+    if (row["kind"] or "") == "file" and row["source_duration"] is not None:
         whole = float(row["source_duration"])
         if row["status"] == "finished" or row["frames_read"] is None or not row["source_fps"]:
             return whole                 # read to its end, or a log from before the counters
@@ -623,6 +623,19 @@ def _file_identity(connection) -> tuple:
 def columns_of(connection: sqlite3.Connection, table: str) -> set[str]:
     """The column names of `table` (a log of an older layout lacks some)."""
     return {row[1] for row in connection.execute(f"PRAGMA table_info([{table}])")}
+
+
+# Characters with which a spreadsheet (Excel, LibreOffice, Google Sheets) reads a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A free-text CSV cell (a label, note, device or marker someone typed) that a spreadsheet shows
+    as text: one beginning like a formula gets a leading apostrophe, as OWASP advises against CSV
+    injection (a label "=HYPERLINK(...)" would otherwise run when a colleague opens the export).
+    Numbers are never passed here, so a negative number stays a number."""
+    text = "" if text is None else str(text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def export_columns(connection: sqlite3.Connection, label_set: tuple[str, ...] | None = None) -> tuple[str, ...]:

@@ -291,30 +291,35 @@ class Segment:
     valence: float | None
 
 
-def segments(connection: sqlite3.Connection, session_id: int) -> list[Segment]:
-    """The session cut at each marker's media time; one Segment per stretch (empty ones too)."""
+def segments(connection: sqlite3.Connection, session_id: int, track: int | None = None) -> list[Segment]:
+    """The session cut at each marker's media time; one Segment per stretch (empty ones too), of one
+    `track` (a person followed through the session) or, None, of every face."""
     cuts = [(float(m[0]), m[2]) for m in markers(connection, session_id)]
     if not cuts or cuts[0][0] > 0:
         cuts.insert(0, (0.0, "start"))
     started = connection.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()[0]
     # A long live session is cut on the per-minute rollup (boundaries to the minute), as its curves are.
-    on_rollup = _on_the_rollup(connection, session_id)
+    # The rollup has no tracks: one track's segments come from its detections, as its curves do.
+    on_rollup = track is None and _on_the_rollup(connection, session_id)
     labels = label_sets_of(connection, [session_id]).get(session_id, EMOTIONS)
     piece = (functools.partial(_rollup_segment, started=started) if on_rollup
-             else functools.partial(_segment, labels=labels))
+             else functools.partial(_segment, labels=labels, track=track))
     return [piece(connection, session_id, label, start, cuts[i + 1][0] if i + 1 < len(cuts) else None)
             for i, (start, label) in enumerate(cuts)]
 
 
 def _segment(connection, session_id: int, label: str, start: float, end: float | None, *,
-             labels=EMOTIONS) -> Segment:
-    """A stretch of a session from its detections, in its label set `labels`."""
+             labels=EMOTIONS, track: int | None = None) -> Segment:
+    """A stretch of a session from its detections, in its label set `labels`, of one track or all."""
     means, params = _mean_terms(labels)
     tops = ", ".join(["AVG(d.emotion = ?)"] * len(labels))
     bound, params = f"{MEDIA_TIME} >= ?", params + list(labels) + [session_id, start]
     if end is not None:
         bound += f" AND {MEDIA_TIME} < ?"
         params.append(end)
+    if track is not None:
+        bound += " AND d.track = ?"
+        params.append(track)
     row = connection.execute(f"SELECT count(*), {means}, {tops} FROM detections d JOIN sessions s ON s.id = "
                              f"d.session_id WHERE d.session_id = ? AND {bound}", params).fetchone()
     faces = int(row[0])

@@ -21,7 +21,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from capture.status import command_hint, db_option
 from dashboard import localtime, queries, session_figures, sessions
 from dashboard.context import db_path
-from dashboard.queries import LogUnavailable
+from dashboard.queries import LogUnavailable, spreadsheet_safe
 from model.labels import EMOTIONS, is_emotions
 
 dash.register_page(__name__, path="/sessions", name="Sessions", title="Moodlog · Sessions", order=1)
@@ -36,8 +36,10 @@ STEPS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 def step_for(bucket, duration: float | None) -> float:
-    """The chosen step in seconds, or for "auto" the first of STEPS giving at most AUTO_POINTS points."""
-    if bucket not in (None, "", "auto"):
+    """The chosen step in seconds (one of BUCKETS), or for "auto" (or anything else, which only a
+    hand-made request sends) the first of STEPS giving at most AUTO_POINTS points."""
+    offered = {str(value) for _, value in BUCKETS if value != "auto"}
+    if bucket not in (None, "", "auto") and str(bucket) in offered:
         return float(bucket)
     return next((s for s in STEPS if (duration or 0.0) / s <= AUTO_POINTS), STEPS[-1])
 
@@ -162,7 +164,8 @@ def summary_csv(rows) -> str:
                      "outage_s", "reconnects", "markers", "version", "model_sha256", "settings"])
     for r in rows:
         own = [json.dumps(list(r.label_set), ensure_ascii=False)] if which else []
-        writer.writerow([r.id, r.device, r.kind, *[r.labels.get(n, "") for n in names], r.note or "",
+        writer.writerow([r.id, spreadsheet_safe(r.device), r.kind, *[spreadsheet_safe(r.labels.get(n, "")) for n in names],
+                         spreadsheet_safe(r.note or ""),
                          localtime.iso(r.started_at), _round(r.duration), r.status or "running", _round(r.face_share),
                          r.faces, *own,
                          *[_round(r.mean.get(e)) for e in classes], *[_round(r.share.get(e)) for e in classes],
@@ -267,7 +270,7 @@ def one_session(session_id, track, bucket):
         curves = sessions.series(connection, session_id, step_for(bucket, duration), track)
         marks = sessions.markers(connection, session_id)
         outages = sessions.gaps(connection, session_id)
-        pieces = sessions.segments(connection, session_id) if marks else []
+        pieces = sessions.segments(connection, session_id, track) if marks else []
     finally:
         connection.close()
     figure = session_figures.intensity_figure(curves, curves.labels, marks, outages, duration)
@@ -276,18 +279,21 @@ def one_session(session_id, track, bucket):
         return figure, html.P(["No markers in this session: add them from a CSV with ", html.Code(hint),
                                ", or during live capture."], className="text-muted small mb-0"), ""
     return (figure, _segments_table(pieces, curves.labels),
-            "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces, curves.labels)))
+            "data:text/csv;charset=utf-8," + _quote(segments_csv(session_id, pieces, curves.labels, track, duration)))
 
 
-def segments_csv(session_id: int, pieces, labels=EMOTIONS) -> str:
-    """A session's segments between markers as CSV: from/to in seconds since its start (media time),
-    the marker that opens each, faces, mean probability and share per label of its set, valence."""
+def segments_csv(session_id: int, pieces, labels=EMOTIONS, track: int | None = None,
+                 duration: float | None = None) -> str:
+    """A session's segments between markers as CSV: from/to in seconds since its start (media time;
+    the last runs to the session's `duration`), the marker that opens each, the track (person) they
+    cover (empty: every face), faces, mean probability and share per label of its set, valence."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["session", "from_s", "to_s", "marker", "faces", *[f"mean_{e}" for e in labels],
+    writer.writerow(["session", "track", "from_s", "to_s", "marker", "faces", *[f"mean_{e}" for e in labels],
                      *[f"share_{e}" for e in labels], "valence"])
     for p in pieces:
-        writer.writerow([session_id, _round(p.start, 3), _round(p.end, 3), p.label, p.faces,
+        writer.writerow([session_id, "" if track is None else track, _round(p.start, 3),
+                         _round(p.end if p.end is not None else duration, 3), spreadsheet_safe(p.label), p.faces,
                          *[_round(p.mean.get(e)) for e in labels], *[_round(p.share.get(e)) for e in labels],
                          _round(p.valence)])
     return out.getvalue()
@@ -345,15 +351,18 @@ def overlay(options, measure, _measures, bucket, session_id):
         sets = sessions.label_sets_of(connection, [o["value"] for o in options])
         labels = sets.get(session_id) or sets.get(options[0]["value"], EMOTIONS)
         alike = [o for o in options if sets.get(o["value"]) == labels]
-        chosen = sessions.summaries(connection, [o["value"] for o in alike[:MOST_OVERLAID]])
+        # The chosen session always, then the others in the list's order (newest first).
+        drawn = sorted(alike, key=lambda o: o["value"] != session_id)[:MOST_OVERLAID]
+        chosen = sessions.summaries(connection, [o["value"] for o in drawn])
         longest = max((r.duration or 0.0 for r in chosen), default=0.0)
-        curves = [(o["label"], sessions.series(connection, o["value"], step_for(bucket, longest)))
-                  for o in alike[:MOST_OVERLAID]]
+        curves = [(o["label"], sessions.series(connection, o["value"], step_for(bucket, longest))) for o in drawn]
     finally:
         connection.close()
     offered = [o["value"] for o in measure_options(labels)]
     figure = session_figures.overlay_figure(curves, measure if measure in offered else offered[0])
-    return figure, _overlay_note(labels, len(options) - len(alike))
+    notes = [note for note in (_overlay_note(labels, len(options) - len(alike)),
+                               _overlay_limit_note(len(alike) - len(drawn), len(alike))) if note is not None]
+    return figure, notes or None
 
 
 def _overlay_note(labels, others: int):
@@ -365,3 +374,13 @@ def _overlay_note(labels, others: int):
                   f"session{'s' if others > 1 else ''} of other label sets {'are' if others > 1 else 'is'} not, "
                   "as their measures cannot be compared. Choose one of them above to overlay its label set.",
                   className="small text-muted mb-1", id="sessions-overlay-mixed")
+
+
+def _overlay_limit_note(left_out: int, alike: int):
+    """That sessions past MOST_OVERLAID were left out of the overlay (found in review: silently)."""
+    if not left_out:
+        return None
+    return html.P(f"{MOST_OVERLAID} of these {alike} sessions are overlaid (the chosen one and the newest); "
+                  f"{left_out} {'are' if left_out > 1 else 'is'} not, as more lines cannot be told apart. "
+                  "Narrow the list with the label filter above to compare others.",
+                  className="small text-muted mb-1", id="sessions-overlay-limit")

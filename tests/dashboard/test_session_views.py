@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import urllib.parse
 
 import pytest
 
@@ -13,6 +14,7 @@ from capture.log import LogWriter, SessionDetails, add_markers, open_log, start_
 from dashboard import queries, sessions
 from dashboard.app import create_app
 from logdata import one_hot
+from model.labels import EMOTIONS
 
 BASE = 1_790_000_000.0
 
@@ -269,3 +271,86 @@ def test_a_file_stopped_part_way_covers_the_video_read_not_the_whole_file(tmp_pa
     stopped, finished = ids
     assert table[stopped] == summary[stopped] == pytest.approx(20.0)
     assert table[finished] == summary[finished] == 100.0
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory):
+    """Twelve 20 s file sessions labelled P01-P12 (P01 the oldest); in each, track 1 happy and track 2
+    sad every second, and a marker at 10 s named like a spreadsheet formula."""
+    path = tmp_path_factory.mktemp("study") / "moodlog.db"
+    db = open_log(path)
+    for number in range(1, 13):
+        session_id = start_session(db, device=f"P{number:02}.mp4", model="m", detector="d", started_at=BASE + number,
+                                   details=SessionDetails(kind="file", source_fps=1.0, source_frames=20,
+                                                          source_duration=20.0,
+                                                          labels={"participant": f"P{number:02}", "note": "=1+1"}))
+        writer = LogWriter(db, session_id)
+        for second in range(20):
+            writer.add(BASE + second, second, 0, (0, 0, 50, 50), one_hot("happy"), track=1, media_time=float(second))
+            writer.add(BASE + second, second, 1, (60, 0, 50, 50), one_hot("sad"), track=2, media_time=float(second))
+        writer.update_counters(frames_read=20, frames_analysed=20)
+        writer.close("finished", ended_at=BASE + 30)
+        add_markers(db, session_id, [(None, 10.0, "=HYPERLINK(\"x\")")], "csv")
+    db.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def sessions_page(study_db):
+    import sys
+
+    app = create_app(study_db)
+    return app, sys.modules["pages.sessions"]
+
+
+def test_the_overlay_keeps_the_chosen_session_and_says_how_many_it_left_out(sessions_page):
+    """Found in review: past ten sessions the overlay kept the ten newest, silently, even when the
+    chosen session was older."""
+    app, page = sessions_page
+    options = [{"label": f"#{i} P{i:02}", "value": i} for i in range(12, 0, -1)]       # newest first, as listed
+    with app.server.test_request_context("/sessions"):
+        figure, note = page.overlay(options, page.measure_options(EMOTIONS)[0]["value"], None, "auto", 1)
+    names = [trace["name"] for trace in figure["data"] if trace.get("name")]
+    assert len(set(names)) == page.MOST_OVERLAID and "#1 P01" in names and "#3 P03" not in names
+    text = " ".join(str(part.children) for part in note)
+    assert "10 of these 12 sessions are overlaid" in text and "2 are not" in text
+
+
+def test_segments_between_markers_follow_the_track_filter(sessions_page):
+    """Found in review: the curves followed the chosen person (track) but the segments and their CSV
+    averaged every face."""
+    app, page = sessions_page
+    with app.server.test_request_context("/sessions"):
+        _, _, everyone = page.one_session(1, None, "auto")
+        _, _, person = page.one_session(1, 2, "auto")
+    rows = list(csv.DictReader(io.StringIO(urllib.parse.unquote(person.split(",", 1)[1]))))
+    assert [(r["track"], r["from_s"], r["to_s"], r["faces"], r["share_sad"]) for r in rows] == [
+        ("2", "0.0", "10.0", "10", "1.0"), ("2", "10.0", "20.0", "10", "1.0")]      # the last runs to the end
+    rows = list(csv.DictReader(io.StringIO(urllib.parse.unquote(everyone.split(",", 1)[1]))))
+    assert [(r["track"], r["faces"], r["share_sad"]) for r in rows] == [("", "20", "0.5"), ("", "20", "0.5")]
+
+
+def test_free_text_in_the_csv_files_cannot_run_as_a_spreadsheet_formula(sessions_page, study_db):
+    """Found in review: a label "=1+1" or a marker "=HYPERLINK(...)" was exported as it was typed, and a
+    spreadsheet opening the CSV runs it. Such cells start with an apostrophe; numbers stay numbers."""
+    app, page = sessions_page
+    connection = queries.connect(study_db)
+    summary = list(csv.DictReader(io.StringIO(page.summary_csv(sessions.summaries(connection, [1, 2])))))
+    assert {r["label_note"] for r in summary} == {"'=1+1"} and float(summary[0]["valence"]) < 0   # a number stays one
+    with app.server.test_request_context("/sessions"):
+        _, _, href = page.one_session(1, None, "auto")
+    assert [r["marker"] for r in csv.DictReader(io.StringIO(urllib.parse.unquote(href.split(",", 1)[1])))] == [
+        "start", "'=HYPERLINK(\"x\")"]
+    with app.server.test_client() as client:
+        exported = list(csv.DictReader(io.StringIO(client.get("/history/export.csv").get_data(as_text=True))))
+    assert {r["label_note"] for r in exported} == {"'=1+1"} and {r["label_participant"][0] for r in exported} == {"P"}
+    assert queries.spreadsheet_safe("-0.5") == "'-0.5" and queries.spreadsheet_safe("@x") == "'@x"
+
+
+@pytest.mark.parametrize("bucket", ["0", "abc", "-5", "1e999", None, 7])
+def test_a_step_the_page_does_not_offer_is_read_as_auto_never_a_server_error(sessions_page, bucket):
+    app, page = sessions_page
+    assert page.step_for(bucket, 20.0) == page.step_for("auto", 20.0)
+    with app.server.test_request_context("/sessions"):
+        figure, _, _ = page.one_session(1, None, bucket)
+    assert figure["data"]

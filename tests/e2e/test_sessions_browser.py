@@ -121,7 +121,8 @@ def test_sessions_page_summarises_filters_and_draws_markers(browser, sessions_se
     screenshot(browser, "sessions-laptop")
     segments_href = browser.find_element(By.ID, "sessions-segments-export").get_attribute("href")
     exported_segments = urllib.parse.unquote(segments_href.split(",", 1)[1]).splitlines()
-    assert [line.split(",")[3] for line in exported_segments[1:]] == ["start", "task one", "laugh"]
+    header = exported_segments[0].split(",")
+    assert [line.split(",")[header.index("marker")] for line in exported_segments[1:]] == ["start", "task one", "laugh"]
 
     href = browser.find_element(By.ID, "sessions-export").get_attribute("href")
     exported = urllib.parse.unquote(href.split(",", 1)[1]).splitlines()

@@ -34,7 +34,7 @@ from pathlib import Path
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.settings import DEFAULT_DB, session_labels
-from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device
+from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device, refuse_still_image
 from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.errors import MoodlogError
@@ -77,9 +77,9 @@ class FileResult:
 
 
 def batch_inputs(paths) -> list[Path]:
-    """Files as given and the video files in given folders (recursively, in name order), each once,
-    as absolute paths under the first name given (links are not followed). Cameras and URLs are
-    refused: a batch reads files to their end."""
+    """Files as given and the video files in given folders (see videos_in), each once, as absolute
+    paths under the first name given (links are not followed). Cameras, URLs and still images named
+    as files are refused: a batch reads videos to their end."""
     found: list[Path] = []
     for text in paths:
         device = parse_device(text)
@@ -87,11 +87,12 @@ def batch_inputs(paths) -> list[Path]:
             raise BatchError(f"{text} is a camera or a stream; a batch takes video files and folders of them")
         path = Path(text)
         if path.is_dir():
-            videos = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            videos = videos_in(path)
             if not videos:
                 raise BatchError(f"no video files in {path} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
             found.extend(videos)
         elif path.is_file():
+            refuse_still_image(path)
             found.append(path)
         else:
             raise BatchError(f"no such file or folder: {text}")
@@ -102,6 +103,14 @@ def batch_inputs(paths) -> list[Path]:
     for path in found:
         named.setdefault(path.resolve(), path.absolute())
     return list(named.values())
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The video files (by suffix, so no photo) under `folder`, recursively, in name order; hidden
+    ones left out, and those in hidden folders: a name that begins with a dot is macOS's ._* resource
+    fork of a video, an editor's or a system's file (.Trash), never a recording to analyse."""
+    return sorted(path for path in folder.rglob("*") if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
 
 
 # ----------------------------------------------------------------------------------- workers

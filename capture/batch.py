@@ -340,10 +340,10 @@ class DaskEngine:
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:    # ValueError: not an address ('bogus', 'foo://x')
             if self.cluster is not None:
                 self.cluster.close()
-            raise BatchError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+            raise BatchError(_unreachable(address, error)) from None
         self.received: queue.SimpleQueue = queue.SimpleQueue()
         self.client.subscribe_topic(DASK_TOPIC, lambda event: self.received.put(tuple(event[1])))
         where = "a local Dask cluster" if self.cluster is not None else f"the Dask cluster at {address}"
@@ -375,6 +375,13 @@ class DaskEngine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _unreachable(address: str, error: Exception) -> str:
+    if isinstance(error, ValueError):
+        return (f"--cluster {address!r} is not a Dask scheduler's address ({error}); give tcp://HOST:PORT "
+                "(e.g. tcp://scheduler:8786), or 'local' for a Dask cluster on this machine")
+    return f"cannot reach the Dask scheduler at {address}: {error}"
 
 
 def open_engine(engine: str, workers: int, cluster: str | None):

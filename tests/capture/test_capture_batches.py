@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 
 from capture.batch import batch_inputs
 from capture_helpers import ROOT, background, db_rows, write_video
@@ -46,3 +47,12 @@ def test_a_folder_leaves_hidden_files_and_photos_out_and_a_named_photo_is_refuse
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith("error: ") and "a still image, not a video" in done.stderr
         assert "app.py predict" in done.stderr and not (tmp_path / "photo.db").exists()
+
+
+@pytest.mark.parametrize("cluster", ["bogus", "foo://scheduler:8786"])
+def test_a_bad_cluster_address_is_one_error_line_and_exit_2(tmp_path, cluster):
+    """Found in review: --cluster bogus ended in a 54-line traceback (ValueError: missing port number)."""
+    done = start(short_video(tmp_path / "clip.avi"), "--engine", "dask", "--cluster", cluster, "--db", tmp_path / "b.db")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-3000:]
+    assert done.stderr.startswith(f"error: --cluster '{cluster}' is not a Dask scheduler's address")
+    assert "tcp://HOST:PORT" in done.stderr and "Traceback" not in done.stderr

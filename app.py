@@ -333,8 +333,8 @@ def is_batch(args) -> bool:
     """Several inputs, a folder, or a batch option: one session per file, on worker processes."""
     from pathlib import Path
 
-    return (len(args.device) > 1 or Path(args.device[0]).is_dir() or args.workers > 1 or args.engine != "local"
-            or args.cluster is not None)
+    return (len(args.device) > 1 or Path(args.device[0]).is_dir() or args.workers > 1
+            or args.engine not in (None, "local") or args.cluster is not None)
 
 
 def batch_command(args) -> int:

@@ -384,12 +384,23 @@ def _unreachable(address: str, error: Exception) -> str:
     return f"cannot reach the Dask scheduler at {address}: {error}"
 
 
+def chosen_engine(engine: str | None, cluster: str | None) -> str:
+    """The engine a batch runs on: the one asked for, else Dask when a --cluster is given (a
+    scheduler's address says where to run), else local. BatchError for an unknown engine, and for
+    --cluster with --engine local, which contradict each other."""
+    engine = engine or ("dask" if cluster is not None else "local")
+    if engine not in ENGINES:
+        raise BatchError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "local" and cluster is not None:
+        raise BatchError("--cluster names a Dask cluster, which --engine local does not use; "
+                         "drop --engine local (--cluster alone runs on Dask) or drop --cluster")
+    return engine
+
+
 def open_engine(engine: str, workers: int, cluster: str | None):
     if engine == "local":
         return LocalEngine(workers)
-    if engine == "dask":
-        return DaskEngine(cluster or "local", workers)
-    raise BatchError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return DaskEngine(cluster or "local", workers)
 
 
 # ----------------------------------------------------------------------------------- the batch
@@ -423,15 +434,16 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str = "local",
+def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str | None = None,
               cluster: str | None = None, stop: threading.Event | None = None, progress=None) -> BatchSummary:
-    """Analyse every file of `paths` (see batch_inputs) on `engine`, one session per file in
+    """Analyse every file of `paths` (see batch_inputs) on `engine` (see chosen_engine), one session per file in
     `options.db`, written by this process as each file is done. `progress` (a BatchProgress or
     None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file in hand on
     local workers as a 'stopped' session with its rows so far, and cancels the rest (not done)."""
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
+    engine = chosen_engine(engine, cluster)
     session_labels(options.label)                         # a label given twice: refused before any work
     db = open_log(options.db, make_folder=str(options.db) == DEFAULT_DB)   # a bad --db: refused before any work
     stop = stop or threading.Event()

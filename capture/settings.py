@@ -58,10 +58,11 @@ START_SETTINGS = (
             int, 0, 65535, metavar="PORT"),
     Setting("workers", 1, "files: analyse this many at once, one process and one core each", int, 1, 1024,
             metavar="N"),
-    Setting("engine", "local", "files: spread them over local worker processes or a Dask cluster", str,
-            choices=("local", "dask")),
-    Setting("cluster", None, "with --engine dask: the scheduler's address (tcp://host:8786), or 'local' "
-            "for a Dask cluster of --workers processes on this machine (default: local)", metavar="ADDRESS"),
+    Setting("engine", None, "files: spread them over local worker processes or a Dask cluster; local unless "
+            "--cluster is given", str, choices=("local", "dask")),
+    Setting("cluster", None, "files on Dask (--cluster implies --engine dask): the scheduler's address "
+            "(tcp://host:8786), or 'local' for a Dask cluster of --workers processes on this machine "
+            "(default with --engine dask: local)", metavar="ADDRESS"),
     Setting("quiet", False, "no live status line and no summary", bool),
 )
 # Settings that change which rows a run writes, recorded with each session (see SessionDetails).
@@ -116,16 +117,15 @@ def bounded(setting: Setting):
 def add_arguments(parser: argparse.ArgumentParser, settings=START_SETTINGS) -> None:
     for setting in settings:
         option = f"--{setting.name}"
+        default = "" if setting.default is None else f" (default: {setting.default})"   # None: its help says
         if setting.flag:
             parser.add_argument(option, action="store_true", help=setting.help)
         elif setting.kind is list:
             parser.add_argument(option, action="append", default=[], type=session_label,
                                 metavar=setting.metavar, help=setting.help)
         elif setting.choices:
-            parser.add_argument(option, default=setting.default, choices=setting.choices,
-                                help=f"{setting.help} (default: {setting.default})")
+            parser.add_argument(option, default=setting.default, choices=setting.choices, help=setting.help + default)
         else:
-            default = "" if setting.default is None else f" (default: {setting.default})"
             parser.add_argument(option, default=setting.default, type=bounded(setting),
                                 metavar=setting.metavar, help=setting.help + default)
 

@@ -56,3 +56,18 @@ def test_a_bad_cluster_address_is_one_error_line_and_exit_2(tmp_path, cluster):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-3000:]
     assert done.stderr.startswith(f"error: --cluster '{cluster}' is not a Dask scheduler's address")
     assert "tcp://HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_cluster_alone_runs_on_dask_and_with_engine_local_is_refused(tmp_path):
+    """Found in review: --cluster without --engine dask was ignored, and the batch ran locally."""
+    clip = short_video(tmp_path / "clip.avi")
+    done = start(clip, "--cluster", "bogus", "--db", tmp_path / "a.db")
+    assert done.returncode == 2 and "is not a Dask scheduler's address" in done.stderr, done.stdout + done.stderr
+    done = start(clip, "--engine", "local", "--cluster", "tcp://127.0.0.1:8786", "--db", tmp_path / "b.db")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--engine local" in done.stderr, done.stderr
+    assert not (tmp_path / "b.db").exists()
+    db = tmp_path / "c.db"
+    done = start(clip, "--cluster", "local", "--db", db)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "batch of 1 files on a local Dask cluster (1 workers)" in done.stdout
+    assert len(db_rows(db, "SELECT * FROM sessions WHERE status = 'finished'")) == 1

@@ -355,6 +355,8 @@ def batch_command(args) -> int:
                             stop=stop, progress=BatchProgress(args.quiet))
     if not args.quiet:
         print(summary.text())
+    elif summary.quiet_text():                           # --quiet silences progress, never a failure
+        print(summary.quiet_text(), file=sys.stderr)
     return 2 if summary.failed else 0                    # a stop (Ctrl+C) is 0, as for one source
 
 

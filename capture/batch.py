@@ -428,9 +428,20 @@ class BatchSummary:
                  + f", {self.seconds:.1f} s"]
         lines += [f"  session {session_id}: {path} ({status})" + (f"; {note}" if note else "")
                   for path, session_id, status, note in done]
-        lines += [f"  FAILED {path}: {error}" for path, error in self.failed]
+        lines += [f"  {line}" for line in self.failure_lines()]
         lines += [f"  not done {path}: stopped before it was done; run it again" for path in self.stopped]
         lines += [f"log: {self.db}", f"see it: {command_hint('dashboard', *db_option(self.db))}"]
+        return "\n".join(lines)
+
+    def failure_lines(self) -> list[str]:
+        return [f"FAILED {path}: {error}" for path, error in self.failed]
+
+    def quiet_text(self) -> str:
+        """What --quiet still says (on stderr): each file that failed, and how many were not done."""
+        lines = self.failure_lines()
+        if self.stopped:
+            lines.append(f"{len(self.stopped)} of {len(self.sessions)} files not done: stopped before they were done, "
+                         "nothing of them logged")
         return "\n".join(lines)
 
 

@@ -63,7 +63,8 @@ START_SETTINGS = (
     Setting("cluster", None, "files on Dask (--cluster implies --engine dask): the scheduler's address "
             "(tcp://host:8786), or 'local' for a Dask cluster of --workers processes on this machine "
             "(default with --engine dask: local)", metavar="ADDRESS"),
-    Setting("quiet", False, "no live status line and no summary", bool),
+    Setting("quiet", False, "no live status line and no summary; errors still go to stderr (a batch: each file that "
+            "failed, and how many were not done)", bool),
 )
 # Settings that change which rows a run writes, recorded with each session (see SessionDetails).
 RECORDED_SETTINGS = ("fps", "detector", "min_face", "smooth", "reconnect")

@@ -5,14 +5,18 @@ becomes in the log, how Ctrl+C stops a Dask cluster, and that a batch run again 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import cv2
+import psutil
 import pytest
 
 from capture.batch import batch_inputs
-from capture_helpers import ROOT, background, db_rows, write_video
+from capture_helpers import ROOT, background, db_rows, wait_for, write_video
 
 
 def start(*args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -71,3 +75,31 @@ def test_a_cluster_alone_runs_on_dask_and_with_engine_local_is_refused(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "batch of 1 files on a local Dask cluster (1 workers)" in done.stdout
     assert len(db_rows(db, "SELECT * FROM sessions WHERE status = 'finished'")) == 1
+
+
+@pytest.fixture(scope="module")
+def faceless_files(tmp_path_factory):
+    """Three 4,000-frame videos of an empty room: several seconds of work each (about 500 frames/s)."""
+    folder = tmp_path_factory.mktemp("faceless")
+    first = write_video(folder / "room0.avi", (background(i % 600) for i in range(4000)))
+    return [first] + [Path(shutil.copy(first, folder / f"room{index}.avi")) for index in (1, 2)]
+
+
+def test_quiet_still_names_each_file_that_failed_and_counts_those_not_done(tmp_path, faceless_files):
+    """Found in review: a --quiet batch whose files failed printed nothing at all (exit 2, no reason),
+    where one bad file alone printed its error."""
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(b"not a video")
+    done = start(short_video(tmp_path / "clip.avi"), broken, "--quiet", "--db", tmp_path / "a.db")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"FAILED {broken}: cannot open file {broken}: not a video OpenCV can decode\n"
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", *map(str, faceless_files), "--quiet",
+                                "--db", str(tmp_path / "b.db")], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(psutil.Process(process.pid).children(recursive=True)) >= 1, 60)
+    time.sleep(2)                                        # the worker is reading the first file
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    logged = db_rows(tmp_path / "b.db", "SELECT count(*) FROM sessions")[0][0]
+    assert process.returncode == 0 and stdout == "" and logged < 3
+    assert stderr == f"{3 - logged} of 3 files not done: stopped before they were done, nothing of them logged\n"

@@ -34,7 +34,8 @@ from pathlib import Path
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.settings import DEFAULT_DB, session_labels
-from capture.source import FrameReader, SourceInfo, is_live, open_capture, parse_device, refuse_still_image
+from capture.source import (FrameReader, SourceInfo, is_live, masked_device, open_capture, parse_device,
+                            refuse_still_image)
 from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.errors import MoodlogError
@@ -84,7 +85,8 @@ def batch_inputs(paths) -> list[Path]:
     for text in paths:
         device = parse_device(text)
         if is_live(device):
-            raise BatchError(f"{text} is a camera or a stream; a batch takes video files and folders of them")
+            raise BatchError(f"{masked_device(text)} is a camera or a stream; a batch takes video files and folders "
+                             "of them")
         path = Path(text)
         if path.is_dir():
             videos = videos_in(path)

@@ -28,7 +28,7 @@ from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.markers import MARKER_PATH, KeyMarkers, MarkerError, MarkerInbox, serve_markers
 from capture.preview import Preview
 from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SETTINGS, session_labels
-from capture.source import FrameReader, SourceLost, describe, open_capture, parse_device
+from capture.source import FrameReader, SourceLost, describe, masked_device, open_capture, parse_device
 from capture.status import StatusLine, banner, file_progress, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.classifier import DEFAULT_MODEL, check_model_file
@@ -203,7 +203,7 @@ class Books(Tally):
     @classmethod
     def open(cls, options: CaptureOptions, recognizer, reader: FrameReader, db) -> "Books":
         """Close sessions a crash left open in the log `db`, and start this session."""
-        session_id = start_session(db, device=str(options.device), model=model_name(recognizer),
+        session_id = start_session(db, device=str(masked_device(options.device)), model=model_name(recognizer),
                                    detector=recognizer.detector_name,
                                    details=session_details(options, recognizer, reader.info))
         return cls(LogWriter(db, session_id, labels=recognizer.labels), reader, StatusLine(options.quiet), str(options.db))

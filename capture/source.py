@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,10 @@ SLOW_READS_IN_A_ROW = 3
 DRAIN_SECONDS = 2.0
 # Container timestamps are whole milliseconds or rational; two within this are the same moment.
 SAME_TIME_SECONDS = 1e-4
+# Query parameters whose values a URL's owner keeps secret (?password=, ?pwd=, ?token=, ?api_key=, ?auth=):
+# masked as a password before the userinfo's @ is (masked_device), by a word in their name.
+SECRET_PARAMETER_WORDS = ("pass", "pwd", "token", "secret", "key", "auth")
+MASK = "***"
 
 
 class SourceUnavailable(MoodlogError):
@@ -132,10 +137,37 @@ def announces_length(capture: cv2.VideoCapture) -> bool:
 
 
 def describe(device: int | str, live: bool | None = None) -> str:
-    """'camera 0', 'file talk.mp4', 'stream rtsp://...'; a URL is a file when `live` is False."""
+    """'camera 0', 'file talk.mp4', 'stream rtsp://user:***@cam/...' (masked_device); a URL is a file
+    when `live` is False."""
     if isinstance(device, int):
         return f"camera {device}"
-    return f"stream {device}" if is_url(device) and live is not False else f"file {device}"
+    shown = masked_device(device)
+    return f"stream {shown}" if is_url(device) and live is not False else f"file {shown}"
+
+
+def masked_device(device: int | str) -> int | str:
+    """The device as it may be stored in the log and printed: a URL's password replaced by ***, the
+    user name kept ('rtsp://admin:s3cret@cam/live' -> 'rtsp://admin:***@cam/live'), and so the value
+    of a query parameter that names a secret (?password=, ?token=...: SECRET_PARAMETER_WORDS); a
+    camera index, a path or a URL without secrets as it is. Only the device itself is ever opened."""
+    if not is_url(device):
+        return device
+    try:
+        parts = urllib.parse.urlsplit(device)
+    except ValueError:                     # not a URL urllib can split (a broken [IPv6] host): hide it whole
+        return f"{device.split('://', 1)[0]}://{MASK}"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}" if at and ":" in userinfo else parts.netloc
+    query = "&".join(_masked_parameter(pair) for pair in parts.query.split("&"))
+    if (netloc, query) == (parts.netloc, parts.query):
+        return device
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _masked_parameter(pair: str) -> str:
+    name, equals, value = pair.partition("=")
+    secret = equals and value and any(word in name.lower() for word in SECRET_PARAMETER_WORDS)
+    return f"{name}={MASK}" if secret else pair
 
 
 def quiet_video_logs() -> None:

@@ -3,6 +3,7 @@ MJPEG camera is a live stream; what each kind of failure is called and when its 
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import sys
@@ -76,3 +77,53 @@ def test_start_on_a_video_file_over_http_reads_it_once_on_its_own_clock_and_exit
     assert f"file {base}/short.avi" in stderr and "session 1 finished" in stdout
     assert f"frames: {len(placed)} read, {len(placed)} analysed" in stdout
 
+
+
+class _PasswordHandler(_QuietHandler):
+    """Serves its folder only to the login user:s3cret (HTTP basic auth), and notes each login it is sent."""
+    logins: list = []
+
+    def send_head(self):
+        sent = self.headers.get("Authorization", "")
+        self.logins.append(sent)
+        if sent != "Basic " + base64.b64encode(b"user:s3cret").decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return super().send_head()
+
+
+def test_a_password_in_a_url_is_masked_in_the_log_and_in_every_line_printed(tmp_path):
+    """Found in review: start "http://user:s3cret@host/x.avi" stored the password in sessions.device,
+    and the dashboard showed it in its session and device filters."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    write_video(folder / "x.avi", [background(i) for i in range(10)])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PasswordHandler, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    db = tmp_path / "p.db"
+    try:
+        process = start_app(f"http://user:s3cret@127.0.0.1:{port}/x.avi", "--db", db)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Basic dXNlcjpzM2NyZXQ=" in _PasswordHandler.logins          # the real URL was opened, login and all
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["device"] == f"http://user:***@127.0.0.1:{port}/x.avi" and session["frames_read"] == 10
+    assert f"file http://user:***@127.0.0.1:{port}/x.avi" in stderr
+    assert not any(b"s3cret" in path.read_bytes() for path in tmp_path.glob("p.db*"))
+    failures = [start_app(f"rtsp://admin:s3cret@127.0.0.1:{port}/live?channel=1&token=s3cret", "--db", db,
+                          "--reconnect", "0"),
+                start_app(f"http://user:s3cret@127.0.0.1:{port}/x.avi", tmp_path / "a.avi", "--db", db)]
+    printed = []
+    for process in failures:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2 and stderr.startswith("error: ") and ":***@127.0.0.1" in stderr, stderr
+        printed.append(stdout + stderr)
+    assert "channel=1&token=***" in printed[0] and "is a camera or a stream" in printed[1]
+    assert not any("s3cret" in text for text in printed)

@@ -49,6 +49,7 @@ MOST_TRIES = 2                  # a file is read again once after its worker die
 STOP_WAIT_SECONDS = 5.0
 ENGINES = ("local", "dask")
 DASK_TOPIC = "moodlog-progress"
+MOODLOG_IMPORT = "import capture.batch"      # what a Dask scheduler and worker must be able to do
 # What a terminal sends to every process of the job: Ctrl+C, and SIGHUP when it is closed.
 TERMINAL_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGHUP") if hasattr(signal, name)}
 
@@ -346,10 +347,27 @@ class DaskEngine:
             if self.cluster is not None:
                 self.cluster.close()
             raise BatchError(_unreachable(address, error)) from None
+        try:
+            self._check_moodlog_importable(address)
+        except BatchError:
+            self.close()
+            raise
         self.received: queue.SimpleQueue = queue.SimpleQueue()
         self.client.subscribe_topic(DASK_TOPIC, lambda event: self.received.put(tuple(event[1])))
         where = "a local Dask cluster" if self.cluster is not None else f"the Dask cluster at {address}"
         self.name = f"{where} ({len(self.client.scheduler_info(n_workers=-1)['workers'])} workers)"
+
+    def _check_moodlog_importable(self, address: str) -> None:
+        """BatchError naming the cause when the scheduler or a worker cannot import Moodlog: the scheduler
+        unpickles each task (a function of capture/batch.py), and without this checkout on its path every
+        file failed with Dask's opaque 'Error during deserialization of the task graph'."""
+        try:
+            self.client.run_on_scheduler(exec, MOODLOG_IMPORT)
+        except ImportError as error:
+            raise BatchError(_not_importable(f"the Dask scheduler at {address}", error)) from None
+        for worker, outcome in self.client.run(exec, MOODLOG_IMPORT, on_error="return").items():
+            if isinstance(outcome, ImportError):
+                raise BatchError(_not_importable(f"the Dask worker at {worker}", outcome))
 
     def submit(self, path: str, options: CaptureOptions):
         return self.client.submit(_analyse_on_dask, path, options, pure=False, key=f"moodlog-{path}-{time.time()}")
@@ -377,6 +395,13 @@ class DaskEngine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _not_importable(where: str, error: ImportError) -> str:
+    checkout = Path(__file__).resolve().parent.parent
+    return (f"{where} cannot import Moodlog ({error}); start the scheduler and every worker with this "
+            f"checkout's requirements installed and the checkout on their path: PYTHONPATH={checkout} "
+            "(see the README's batches on Dask)")
 
 
 def _unreachable(address: str, error: Exception) -> str:

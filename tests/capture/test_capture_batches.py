@@ -4,6 +4,8 @@ becomes in the log, how Ctrl+C stops a Dask cluster, and that a batch run again 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -103,3 +105,43 @@ def test_quiet_still_names_each_file_that_failed_and_counts_those_not_done(tmp_p
     logged = db_rows(tmp_path / "b.db", "SELECT count(*) FROM sessions")[0][0]
     assert process.returncode == 0 and stdout == "" and logged < 3
     assert stderr == f"{3 - logged} of 3 files not done: stopped before they were done, nothing of them logged\n"
+
+
+def dask_process(kind: str, tmp_path, *args, path: str | None = None) -> subprocess.Popen:
+    """A real `dask scheduler` or `dask worker` (kind) started in tmp_path, with PYTHONPATH `path` or none."""
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    environment.update({"PYTHONPATH": path} if path else {})
+    return subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{kind}", *map(str, args), "--no-dashboard"],
+                            cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_scheduler_or_worker_that_cannot_import_moodlog_is_named_with_the_fix(tmp_path):
+    """Found in review: following the README, every file failed with Dask's opaque 'Error during
+    deserialization of the task graph': the scheduler, not only the workers, unpickles the tasks and
+    needs this checkout on its path (`No module named 'capture'` in its log)."""
+    from distributed import LocalCluster
+
+    clip = short_video(tmp_path / "clip.avi")
+    address_file = tmp_path / "scheduler.json"
+    scheduler = dask_process("scheduler", tmp_path, "--host", "127.0.0.1", "--port", "0",
+                             "--scheduler-file", address_file)
+    try:
+        assert wait_for(address_file.exists, 60)
+        address = json.loads(address_file.read_text())["address"]
+        done = start(clip, "--cluster", address, "--db", tmp_path / "a.db")
+    finally:
+        scheduler.terminate()
+        scheduler.wait(30)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: the Dask scheduler at {address} cannot import Moodlog "
+                                  "(No module named 'capture')") and f"PYTHONPATH={ROOT}" in done.stderr
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        worker = dask_process("worker", tmp_path, cluster.scheduler_address, "--nthreads", "1")
+        try:
+            assert wait_for(lambda: len(cluster.scheduler.workers) == 1, 60)
+            done = start(clip, "--cluster", cluster.scheduler_address, "--db", tmp_path / "b.db")
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    assert done.returncode == 2 and done.stderr.startswith("error: the Dask worker at tcp://"), done.stdout + done.stderr
+    assert "cannot import Moodlog (No module named 'capture')" in done.stderr and done.stderr.count("\n") == 1

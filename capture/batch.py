@@ -12,9 +12,11 @@ the same FrameReader, tracker and sampling on media time), so a file gives the s
 batch as with `start FILE`. Workers send back their rows; this process is the only one that
 writes the log: a session per file, written when the file is done. A file that fails (cannot be
 opened, or its worker died) is reported and the batch goes on; the command exits 2 at the end.
-Ctrl+C (`stop`) asks the local workers to end their files where they are: each file begun is
+Ctrl+C (`stop`) asks the workers to end their files where they are (local ones through an Event
+they share, tasks on Dask through a distributed Event named for the batch): each file begun is
 logged as a `stopped` session with every row read so far, as `start FILE` keeps one; files not
-begun, and files on Dask, are reported "not done" with nothing logged.
+begun (cancelled), or not handed back within STOP_WAIT_SECONDS, are reported "not done" with
+nothing logged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import queue
 import signal
 import threading
 import time
+import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -47,6 +50,7 @@ MOST_TRIES = 2                  # a file is read again once after its worker die
 # After Ctrl+C, how long the workers get to hand back the files they were reading (they end on the
 # frame in hand: milliseconds, unless one is still loading the model); a file later is "not done".
 STOP_WAIT_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.5         # how often a task on Dask asks the scheduler whether the batch stopped
 ENGINES = ("local", "dask")
 DASK_TOPIC = "moodlog-progress"
 MOODLOG_IMPORT = "import capture.batch"      # what a Dask scheduler and worker must be able to do
@@ -237,12 +241,32 @@ def _analyse_locally(path: str, options: CaptureOptions) -> FileResult:
     return analyse_file(path, options, report, _stopping)
 
 
-def _analyse_on_dask(path: str, options: CaptureOptions) -> FileResult:
+def _analyse_on_dask(path: str, options: CaptureOptions, stop_name: str) -> FileResult:
     from distributed import get_worker
 
     one_core()
     worker = get_worker()
-    return analyse_file(path, options, lambda *message: worker.log_event(DASK_TOPIC, message))
+    return analyse_file(path, options, lambda *message: worker.log_event(DASK_TOPIC, message), StopOnCluster(stop_name))
+
+
+class StopOnCluster:
+    """A batch's stop as a task on Dask sees it: set once the batch's distributed Event `name` is
+    (DaskEngine.stop_files). The scheduler is asked at most every STOP_POLL_SECONDS, so the frame
+    loop, which asks before every frame, pays nothing for it. Stands where a threading.Event
+    stands for analyse_file, which only asks is_set()."""
+
+    def __init__(self, name: str):
+        from distributed import Event
+
+        self.event = Event(name)
+        self.asked_at = -STOP_POLL_SECONDS
+        self.stopped = False
+
+    def is_set(self) -> bool:
+        if not self.stopped and time.monotonic() - self.asked_at >= STOP_POLL_SECONDS:
+            self.asked_at = time.monotonic()
+            self.stopped = self.event.is_set()
+        return self.stopped
 
 
 # ----------------------------------------------------------------------------------- engines
@@ -347,6 +371,7 @@ class DaskEngine:
             if self.cluster is not None:
                 self.cluster.close()
             raise BatchError(_unreachable(address, error)) from None
+        self.stop_name, self.stop_event = f"moodlog-stop-{uuid.uuid4()}", None     # see stop_files
         try:
             self._check_moodlog_importable(address)
         except BatchError:
@@ -370,7 +395,8 @@ class DaskEngine:
                 raise BatchError(_not_importable(f"the Dask worker at {worker}", outcome))
 
     def submit(self, path: str, options: CaptureOptions):
-        return self.client.submit(_analyse_on_dask, path, options, pure=False, key=f"moodlog-{path}-{time.time()}")
+        return self.client.submit(_analyse_on_dask, path, options, self.stop_name, pure=False,
+                                  key=f"moodlog-{path}-{time.time()}")
 
     def wait(self, futures, timeout: float):
         from distributed import wait as dask_wait
@@ -387,11 +413,24 @@ class DaskEngine:
         return taken
 
     def stop_files(self, futures, timeout: float) -> set:
-        """Ctrl+C: Dask's workers are not asked to end their files; they are cancelled on close and
-        none is logged (their rows come back only with a whole file)."""
-        return set()
+        """Ctrl+C: the batch's Event tells the tasks reading files to end after the frame in hand (they
+        look every STOP_POLL_SECONDS) and hand back their rows so far; tasks that no worker has taken
+        are cancelled. The futures done within `timeout` seconds (cancelled ones among them)."""
+        from distributed import Event, wait as dask_wait
+
+        self.stop_event = Event(self.stop_name, client=self.client)
+        self.stop_event.set()
+        taken = {key for keys in self.client.processing().values() for key in keys}
+        self.client.cancel([future for future in futures if future.key not in taken])
+        try:
+            dask_wait(list(futures), timeout=timeout)
+        except TimeoutError:
+            pass                                          # a file still in hand: not done
+        return {future for future in futures if future.done()}
 
     def close(self, cancel: bool = False) -> None:
+        if self.stop_event is not None:                   # the scheduler forgets it (a long-lived one too)
+            self.stop_event.clear()
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -476,8 +515,8 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str |
               cluster: str | None = None, stop: threading.Event | None = None, progress=None) -> BatchSummary:
     """Analyse every file of `paths` (see batch_inputs) on `engine` (see chosen_engine), one session per file in
     `options.db`, written by this process as each file is done. `progress` (a BatchProgress or
-    None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file in hand on
-    local workers as a 'stopped' session with its rows so far, and cancels the rest (not done)."""
+    None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file in hand as a
+    'stopped' session with its rows so far, and cancels the rest (not done)."""
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")

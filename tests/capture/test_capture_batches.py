@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import cv2
 import psutil
 import pytest
 
-from capture.batch import batch_inputs
+from capture.batch import batch_inputs, run_batch
+from capture.daemon import CaptureOptions
 from capture_helpers import ROOT, background, db_rows, wait_for, write_video
+from test_capture_research import FramesSeen, happy_then_neutral, long_files  # noqa: F401  (their fixtures)
 
 
 def start(*args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -145,3 +148,39 @@ def test_a_scheduler_or_worker_that_cannot_import_moodlog_is_named_with_the_fix(
             worker.wait(30)
     assert done.returncode == 2 and done.stderr.startswith("error: the Dask worker at tcp://"), done.stdout + done.stderr
     assert "cannot import Moodlog (No module named 'capture')" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_ctrl_c_stops_the_files_a_dask_cluster_is_reading_and_logs_them_as_stopped(long_files, tmp_path):
+    """Found in review: after Ctrl+C a Dask cluster went on analysing the 'cancelled' files to their
+    end (its workers' CPU kept rising), and nothing of them was logged. The batch's distributed Event
+    now ends them where they are, and they are logged as stopped sessions, as on local workers."""
+    from distributed import Client, LocalCluster
+
+    db, stop, seen, result = tmp_path / "b.db", threading.Event(), FramesSeen(), {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        thread = threading.Thread(target=lambda: result.setdefault("s", run_batch(
+            [long_files], CaptureOptions("", db=db, quiet=True), workers=2, cluster=cluster.scheduler_address,
+            stop=stop, progress=seen)))
+        thread.start()
+        assert wait_for(lambda: any(frames >= 30 for frames in seen.frames.values()), 120), seen.frames
+        stop.set()                                       # what Ctrl+C does in batch_command
+        thread.join(60)
+        workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+        before = sum(sum(worker.cpu_times()[:2]) for worker in workers)
+        time.sleep(3)
+        busy = sum(sum(worker.cpu_times()[:2]) for worker in workers) - before
+    summary = result["s"]
+    assert busy < 1.0, f"the workers used {busy:.1f} s of CPU in the 3 s after the batch stopped"
+    stopped = [(path, session_id) for path, session_id, status, _ in summary.sessions
+               if status == "stopped" and session_id is not None]
+    assert stopped and "on the Dask cluster at tcp://127.0.0.1" in summary.text(), summary.text()
+    for path, session_id in stopped:
+        session, = db_rows(db, "SELECT * FROM sessions WHERE id = ?", [session_id])
+        assert session["device"] == path and session["status"] == "stopped" and session["ended_at"] is not None
+        assert 0 < session["frames_read"] == session["frames_analysed"] < 720
+        rows = db_rows(db, "SELECT count(*) AS n FROM detections WHERE session_id = ?", [session_id])[0]
+        assert rows["n"] == session["faces"] > 0
+    logged = [s for s in summary.sessions if s[1] is not None]
+    assert len(logged) == db_rows(db, "SELECT count(*) FROM sessions")[0][0]
+    assert sum(line.startswith("  not done ") for line in summary.text().splitlines()) == 4 - len(logged)

@@ -352,7 +352,7 @@ def batch_command(args) -> int:
     stop = threading.Event()
     with stop_on_signals_since_start(stop, quiet=True, then_ignore=True):
         summary = run_batch(args.device, options, workers=args.workers, engine=args.engine, cluster=args.cluster,
-                            stop=stop, progress=BatchProgress(args.quiet))
+                            stop=stop, progress=BatchProgress(args.quiet), again=args.again)
     if not args.quiet:
         print(summary.text())
     elif summary.quiet_text():                           # --quiet silences progress, never a failure

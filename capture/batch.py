@@ -35,13 +35,16 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
-from capture.log import LogWriter, SessionDetails, open_log, start_session
+from capture.log import LogWriter, SessionDetails, finished_file_sessions, open_log, start_session
 from capture.settings import DEFAULT_DB, session_labels
-from capture.source import (FrameReader, SourceInfo, is_live, masked_device, open_capture, parse_device,
-                            refuse_still_image)
+from capture.source import (FrameReader, SourceInfo, file_fingerprint, is_live, masked_device, open_capture,
+                            parse_device, refuse_still_image)
 from capture.status import command_hint, db_option
 from capture.tracking import SMOOTH_SECONDS, Tracker
+from model.classifier import DEFAULT_MODEL
 from model.errors import MoodlogError
+from model.faces import DEFAULT_DETECTOR
+from model.lite import digest
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                             ".ts", ".mts", ".m2ts", ".3gp", ".ogv"})
@@ -52,6 +55,9 @@ MOST_TRIES = 2                  # a file is read again once after its worker die
 STOP_WAIT_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.5         # how often a task on Dask asks the scheduler whether the batch stopped
 ENGINES = ("local", "dask")
+SKIPPED = "skipped"             # a file's status in a batch that found it already logged (see already_logged)
+# The settings that change a file's rows (--reconnect, also recorded, is for live sources only).
+SAMPLING_SETTINGS = ("fps", "detector", "min_face", "smooth")
 DASK_TOPIC = "moodlog-progress"
 MOODLOG_IMPORT = "import capture.batch"      # what a Dask scheduler and worker must be able to do
 # What a terminal sends to every process of the job: Ctrl+C, and SIGHUP when it is closed.
@@ -132,6 +138,7 @@ def analyse_file(path: str, options: CaptureOptions, report=None, stop=None) -> 
     far; a file not begun then ends at once, 'stopped' with no counters."""
     started = time.time()
     worker = f"{os.uname().nodename}:{os.getpid()}"
+    fingerprint = file_fingerprint(path)                  # before it is read: a file still growing is told apart
     stop = stop or threading.Event()
     try:
         key = (options.model, options.detector, options.min_face)
@@ -152,7 +159,7 @@ def analyse_file(path: str, options: CaptureOptions, report=None, stop=None) -> 
         capture.release()
     status = "finished" if reader.ended else "stopped"
     return FileResult(path, started, time.time(), status, collector.counters(), reader.info, collector.rows,
-                      session_details(options, recognizer, reader.info), model_name(recognizer),
+                      session_details(options, recognizer, reader.info, fingerprint), model_name(recognizer),
                       recognizer.detector_name, worker)
 
 
@@ -487,15 +494,25 @@ class BatchSummary:
     def stopped(self) -> list[str]:
         return [path for path, session_id, status, _ in self.sessions if session_id is None and status == "stopped"]
 
+    @property
+    def skipped(self) -> list[tuple[str, int]]:
+        """(path, session id) of the files this log already held a finished session of (see already_logged)."""
+        return [(path, session_id) for path, session_id, status, _ in self.sessions if status == SKIPPED]
+
     def text(self) -> str:
-        done = [s for s in self.sessions if s[1] is not None]
-        lines = [f"batch of {len(self.sessions)} files on {self.engine}: {len(done)} logged, "
-                 f"{len(self.failed)} failed" + (f", {len(self.stopped)} not done (stopped)" if self.stopped else "")
-                 + f", {self.seconds:.1f} s"]
+        done = [s for s in self.sessions if s[1] is not None and s[2] != SKIPPED]
+        lines = [f"batch of {len(self.sessions)} files on {self.engine}: {len(done)} logged, {len(self.failed)} failed"
+                 + (f", {len(self.skipped)} already in the log, skipped" if self.skipped else "")
+                 + (f", {len(self.stopped)} not done (stopped)" if self.stopped else "") + f", {self.seconds:.1f} s"]
         lines += [f"  session {session_id}: {path} ({status})" + (f"; {note}" if note else "")
                   for path, session_id, status, note in done]
+        lines += [f"  skipped {path}: already in the log as session {session_id}" for path, session_id in self.skipped]
         lines += [f"  {line}" for line in self.failure_lines()]
-        lines += [f"  not done {path}: stopped before it was done; run it again" for path in self.stopped]
+        lines += [f"  not done {path}: stopped before it was done" for path in self.stopped]
+        if self.skipped:
+            lines.append("  (--again analyses the skipped files anew)")
+        if self.stopped:
+            lines.append("  run the same command again for the files not done: those already in the log are skipped")
         lines += [f"log: {self.db}", f"see it: {command_hint('dashboard', *db_option(self.db))}"]
         return "\n".join(lines)
 
@@ -512,25 +529,39 @@ class BatchSummary:
 
 
 def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str | None = None,
-              cluster: str | None = None, stop: threading.Event | None = None, progress=None) -> BatchSummary:
+              cluster: str | None = None, stop: threading.Event | None = None, progress=None,
+              again: bool = False) -> BatchSummary:
     """Analyse every file of `paths` (see batch_inputs) on `engine` (see chosen_engine), one session per file in
-    `options.db`, written by this process as each file is done. `progress` (a BatchProgress or
-    None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file in hand as a
-    'stopped' session with its rows so far, and cancels the rest (not done)."""
+    `options.db`, written by this process as each file is done; a file the log already holds a finished
+    session of, made the same way, is skipped unless `again` (see already_logged). `progress` (a
+    BatchProgress or None) shows the work; `stop` (set by Ctrl+C) keeps the files done, logs each file
+    in hand as a 'stopped' session with its rows so far, and cancels the rest (not done)."""
     files = batch_inputs(paths)
     if workers < 1:
         raise BatchError("--workers must be at least 1")
     engine = chosen_engine(engine, cluster)
     session_labels(options.label)                         # a label given twice: refused before any work
     db = open_log(options.db, make_folder=str(options.db) == DEFAULT_DB)   # a bad --db: refused before any work
-    stop = stop or threading.Event()
     began = time.monotonic()
-    outcome: dict[str, tuple] = {}
-    pool = open_engine(engine, min(workers, len(files)), cluster)
+    logged = {} if again else already_logged(db, files, options)
+    outcome: dict[str, tuple] = {path: (session_id, SKIPPED, None) for path, session_id in logged.items()}
+    to_do = [str(path) for path in files if str(path) not in logged]
+    where = "no worker (nothing left to analyse)"
+    if to_do:
+        where = _analyse(to_do, db, options, open_engine(engine, min(workers, len(to_do)), cluster),
+                         stop or threading.Event(), progress, outcome)
+    sessions = [(str(path), *outcome[str(path)]) for path in files]
+    return BatchSummary(sessions, time.monotonic() - began, where, str(options.db))
+
+
+def _analyse(files: list[str], db, options: CaptureOptions, pool, stop: threading.Event, progress,
+             outcome: dict) -> str:
+    """The files on the engine `pool`, each one's (session id, status, note) put in `outcome` as it is
+    done (see run_batch); closes the pool. Returns the pool's name."""
     if progress:
         progress.begin(files, pool.name)
-    futures = {pool.submit(str(path), options): str(path) for path in files}
-    tries = {str(path): 1 for path in files}
+    futures = {pool.submit(path, options): path for path in files}
+    tries = {path: 1 for path in files}
     try:
         while futures and not stop.is_set():
             done = pool.wait(futures, timeout=0.25)
@@ -553,9 +584,46 @@ def run_batch(paths, options: CaptureOptions, *, workers: int = 1, engine: str |
         if progress:
             progress.close()
     for path in futures.values():
-        outcome[path] = (None, "stopped", "stopped (Ctrl+C) before it was done: nothing logged; run it again")
-    sessions = [(str(path), *outcome[str(path)]) for path in files]
-    return BatchSummary(sessions, time.monotonic() - began, pool.name, str(options.db))
+        outcome[path] = (None, "stopped", "stopped (Ctrl+C) before it was done: nothing logged")
+    return pool.name
+
+
+def already_logged(db, files, options: CaptureOptions) -> dict[str, int]:
+    """The files this log already holds a finished session of, made the same way, so that a batch run
+    again (after Ctrl+C, or to add new files to a folder) does not log them twice: path -> that session's
+    id. The same way: the same path, size and modification time (where the session recorded them:
+    sessions of older versions did not), model content, SAMPLING_SETTINGS and labels."""
+    wanted = _recipe(options)
+    fingerprints = {str(path): file_fingerprint(str(path)) for path in files}
+    found: dict[str, int] = {}
+    for session in finished_file_sessions(db) if wanted is not None else ():
+        fingerprint = fingerprints.get(session["device"])
+        if fingerprint is None or session["device"] in found:
+            continue
+        settings = session["settings"]
+        same_file = all(settings.get(name, value) == value for name, value in fingerprint.items())
+        if same_file and _recorded_recipe(session) == wanted:
+            found[session["device"]] = session["id"]
+    return found
+
+
+def _recorded_recipe(session: dict) -> tuple:
+    """What made a session's rows, as it recorded it (finished_file_sessions): see _recipe."""
+    settings = session["settings"]
+    return session["model_sha256"], tuple(settings.get(name) for name in SAMPLING_SETTINGS), session["labels"]
+
+
+def _recipe(options: CaptureOptions) -> tuple | None:
+    """What makes a file's rows under `options`: the model's content hash, the sampling settings and the
+    labels, as a session records them. None when the model file cannot be read (a batch then skips
+    nothing, and each file reports the model's error)."""
+    try:
+        model_hash = digest(Path(options.model) if options.model else DEFAULT_MODEL)
+    except OSError:
+        return None
+    sampling = {name: getattr(options, name) for name in SAMPLING_SETTINGS}
+    sampling["detector"] = options.detector or DEFAULT_DETECTOR   # what the session records (Recognizer's name)
+    return model_hash, tuple(sampling[name] for name in SAMPLING_SETTINGS), session_labels(options.label)
 
 
 def _log_files_in_hand(pool, futures: dict, db, options, outcome: dict, progress) -> dict:

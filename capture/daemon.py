@@ -28,7 +28,8 @@ from capture.log import LogWriter, SessionDetails, open_log, start_session
 from capture.markers import MARKER_PATH, KeyMarkers, MarkerError, MarkerInbox, serve_markers
 from capture.preview import Preview
 from capture.settings import DEFAULT_DB, DEFAULT_RECONNECT_SECONDS, RECORDED_SETTINGS, session_labels
-from capture.source import FrameReader, SourceLost, describe, masked_device, open_capture, parse_device
+from capture.source import (FrameReader, SourceLost, describe, file_fingerprint, masked_device, open_capture,
+                            parse_device)
 from capture.status import StatusLine, banner, file_progress, summary
 from capture.tracking import SMOOTH_SECONDS, Tracker
 from model.classifier import DEFAULT_MODEL, check_model_file
@@ -205,7 +206,8 @@ class Books(Tally):
         """Close sessions a crash left open in the log `db`, and start this session."""
         session_id = start_session(db, device=str(masked_device(options.device)), model=model_name(recognizer),
                                    detector=recognizer.detector_name,
-                                   details=session_details(options, recognizer, reader.info))
+                                   details=session_details(options, recognizer, reader.info,
+                                                           file_fingerprint(reader.device)))
         return cls(LogWriter(db, session_id, labels=recognizer.labels), reader, StatusLine(options.quiet), str(options.db))
 
     def log(self, frame, index: int, box, probabilities, track: int) -> None:
@@ -335,11 +337,13 @@ def model_name(recognizer) -> str:
     return f"{identity.name} ({identity.sha256[:12]})"
 
 
-def session_details(options: CaptureOptions, recognizer, info) -> SessionDetails:
-    """What the session row records of the source, the user's labels, the run and the model."""
+def session_details(options: CaptureOptions, recognizer, info, fingerprint: dict | None = None) -> SessionDetails:
+    """What the session row records of the source, the user's labels, the run and the model; with the
+    settings, a file's `fingerprint` (capture/source.py file_fingerprint), by which a batch knows it later."""
     identity = model_identity(recognizer.classifier.path)
     settings = {name: getattr(options, name) for name in RECORDED_SETTINGS}
     settings["detector"] = recognizer.detector_name
+    settings.update(fingerprint or {})
     return SessionDetails(kind="live" if info.live else "file", source_fps=info.fps, source_frames=info.frames,
                           source_duration=info.duration, labels=session_labels(options.label), note=options.note,
                           settings=settings, version=moodlog_version(), model_sha256=identity.sha256,

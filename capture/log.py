@@ -404,6 +404,15 @@ def start_session(db: sqlite_utils.Database, *, device: str, model: str, detecto
         return sessions.last_pk
 
 
+def finished_file_sessions(db: sqlite_utils.Database) -> list[dict]:
+    """Every finished session of a file, oldest first: id, device, model_sha256, and labels and settings
+    decoded from their JSON ({} when none was recorded); what a batch compares its files with."""
+    rows = db.execute("SELECT id, device, model_sha256, labels, settings FROM sessions "
+                      "WHERE status = 'finished' AND kind = 'file' ORDER BY id").fetchall()
+    return [{"id": session_id, "device": device, "model_sha256": model_sha256, "labels": json.loads(labels or "{}"),
+             "settings": json.loads(settings or "{}")} for session_id, device, model_sha256, labels, settings in rows]
+
+
 def add_markers(db: sqlite_utils.Database, session_id: int, markers, source: str) -> int:
     """Store (wall time or None, media time or None, label) markers of a session in one
     transaction; a marker with only one clock gets the other from the session's start (wall =

@@ -63,6 +63,9 @@ START_SETTINGS = (
     Setting("cluster", None, "files on Dask (--cluster implies --engine dask): the scheduler's address "
             "(tcp://host:8786), or 'local' for a Dask cluster of --workers processes on this machine "
             "(default with --engine dask: local)", metavar="ADDRESS"),
+    Setting("again", False, "files: analyse again the files this log already holds a finished session of, made "
+            "the same way (same file, size and time, model, sampling settings and labels); without it a batch "
+            "skips them, so a batch run again adds only what is missing (`start FILE` alone always analyses)", bool),
     Setting("quiet", False, "no live status line and no summary; errors still go to stderr (a batch: each file that "
             "failed, and how many were not done)", bool),
 )

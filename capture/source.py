@@ -145,6 +145,20 @@ def describe(device: int | str, live: bool | None = None) -> str:
     return f"stream {shown}" if is_url(device) and live is not False else f"file {shown}"
 
 
+def file_fingerprint(device: int | str) -> dict:
+    """{'file_size': bytes, 'file_mtime_ns': modification time} of a local file, recorded with its
+    session so that a batch run again knows the files it has analysed (capture/batch.py
+    already_logged) and a file changed since is analysed anew; {} for a camera, a URL, or a path
+    that cannot be read."""
+    if not isinstance(device, str) or is_url(device):
+        return {}
+    try:
+        info = os.stat(device)
+    except OSError:
+        return {}
+    return {"file_size": info.st_size, "file_mtime_ns": info.st_mtime_ns}
+
+
 def masked_device(device: int | str) -> int | str:
     """The device as it may be stored in the log and printed: a URL's password replaced by ***, the
     user name kept ('rtsp://admin:s3cret@cam/live' -> 'rtsp://admin:***@cam/live'), and so the value

@@ -184,3 +184,37 @@ def test_ctrl_c_stops_the_files_a_dask_cluster_is_reading_and_logs_them_as_stopp
     logged = [s for s in summary.sessions if s[1] is not None]
     assert len(logged) == db_rows(db, "SELECT count(*) FROM sessions")[0][0]
     assert sum(line.startswith("  not done ") for line in summary.text().splitlines()) == 4 - len(logged)
+
+
+def test_a_batch_run_again_skips_the_files_already_logged_the_same_way_unless_again(tmp_path):
+    """Found in review: the summary after Ctrl+C says to run the batch again, which analysed the files
+    already finished a second time: each got two identical sessions, counted twice on the Sessions page."""
+    folder = tmp_path / "videos"
+    first, second = short_video(folder / "p01.avi"), short_video(folder / "p02.avi", 6)
+    db = tmp_path / "b.db"
+
+    def batch(*options) -> str:
+        done = start(folder, "--db", db, *options)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    assert start(first, "--db", db).returncode == 0       # `start FILE` alone: session 1, of p01
+    out = batch()
+    assert ": 1 logged, 0 failed, 1 already in the log, skipped," in out.splitlines()[0]
+    assert f"  skipped {first}: already in the log as session 1" in out and "--again analyses" in out
+    out = batch()
+    assert ": 0 logged, 0 failed, 2 already in the log, skipped," in out.splitlines()[0]
+    assert db_rows(db, "SELECT count(*) FROM sessions")[0][0] == 2
+    assert ": 2 logged, 0 failed," in batch("--again").splitlines()[0]
+    assert db_rows(db, "SELECT count(*) FROM sessions")[0][0] == 4
+    stat = second.stat()
+    os.utime(second, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))     # p02 changed since
+    out = batch()
+    assert ": 1 logged, 0 failed, 1 already in the log, skipped," in out.splitlines()[0]
+    assert f"({second}" not in out and f"{second} (finished)" in out
+    for made_otherwise in (["--fps", "5"], ["--label", "study=S2"], ["--min-face", "40"]):
+        first_line = batch(*made_otherwise).splitlines()[0]
+        assert ": 2 logged, 0 failed, " in first_line and "already in the log" not in first_line, made_otherwise
+    assert ": 0 logged, 0 failed, 2 already in the log, skipped," in batch("--fps", "5").splitlines()[0]
+    settings = json.loads(db_rows(db, "SELECT settings FROM sessions ORDER BY id DESC LIMIT 1")[0]["settings"])
+    assert (settings["file_size"], settings["file_mtime_ns"]) == (second.stat().st_size, second.stat().st_mtime_ns)

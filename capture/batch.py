@@ -253,7 +253,17 @@ def _analyse_on_dask(path: str, options: CaptureOptions, stop_name: str) -> File
 
     one_core()
     worker = get_worker()
-    return analyse_file(path, options, lambda *message: worker.log_event(DASK_TOPIC, message), StopOnCluster(stop_name))
+    report = lambda *message: worker.log_event(DASK_TOPIC, message)
+    return analyse_file(path, options, report, StopOnCluster(stop_name))
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in each worker process of DaskEngine's LocalCluster as it starts: such a
+    worker is in the batch's process group, which a terminal's Ctrl+C and hangup reach, and leaves them
+    to the batch (which ends its files through stop_files), as local workers do. They killed it, with
+    tracebacks, and the rows of the file in hand were lost."""
+    for number in TERMINAL_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
 class StopOnCluster:
@@ -369,8 +379,9 @@ class DaskEngine:
         self.cluster = None
         try:
             if address == "local":
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=50)
+                with _terminal_signals_blocked():        # until its workers ignore them (dask_setup)
+                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, silence_logs=50, preload=[__name__])
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout="10s")
@@ -378,7 +389,7 @@ class DaskEngine:
             if self.cluster is not None:
                 self.cluster.close()
             raise BatchError(_unreachable(address, error)) from None
-        self.stop_name, self.stop_event = f"moodlog-stop-{uuid.uuid4()}", None     # see stop_files
+        self.stop_name = f"moodlog-stop-{uuid.uuid4()}"          # a distributed Event's: see stop_files
         try:
             self._check_moodlog_importable(address)
         except BatchError:
@@ -423,21 +434,19 @@ class DaskEngine:
         """Ctrl+C: the batch's Event tells the tasks reading files to end after the frame in hand (they
         look every STOP_POLL_SECONDS) and hand back their rows so far; tasks that no worker has taken
         are cancelled. The futures done within `timeout` seconds (cancelled ones among them)."""
-        from distributed import Event, wait as dask_wait
+        from distributed import Event
 
-        self.stop_event = Event(self.stop_name, client=self.client)
-        self.stop_event.set()
+        Event(self.stop_name, client=self.client).set()
         taken = {key for keys in self.client.processing().values() for key in keys}
         self.client.cancel([future for future in futures if future.key not in taken])
-        try:
-            dask_wait(list(futures), timeout=timeout)
-        except TimeoutError:
-            pass                                          # a file still in hand: not done
+        deadline = time.monotonic() + timeout             # (Dask's wait raises for cancelled futures)
+        while not all(future.done() for future in futures) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return {future for future in futures if future.done()}
 
     def close(self, cancel: bool = False) -> None:
-        if self.stop_event is not None:                   # the scheduler forgets it (a long-lived one too)
-            self.stop_event.clear()
+        # The stop Event stays set (a few bytes on the scheduler): a task not handed back in time, still
+        # loading the model, sees it later and ends instead of reading its whole file.
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -20,8 +20,8 @@ import pytest
 
 from capture.batch import batch_inputs, run_batch
 from capture.daemon import CaptureOptions
-from capture_helpers import ROOT, background, db_rows, wait_for, write_video
-from test_capture_research import FramesSeen, happy_then_neutral, long_files  # noqa: F401  (their fixtures)
+from capture_helpers import ROOT, background, count_rows, db_rows, wait_for, write_video
+from test_capture_research import FramesSeen, happy_then_neutral, long_files, pool_workers  # noqa: F401  (fixtures)
 
 
 def start(*args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -153,14 +153,15 @@ def test_a_scheduler_or_worker_that_cannot_import_moodlog_is_named_with_the_fix(
 def test_ctrl_c_stops_the_files_a_dask_cluster_is_reading_and_logs_them_as_stopped(long_files, tmp_path):
     """Found in review: after Ctrl+C a Dask cluster went on analysing the 'cancelled' files to their
     end (its workers' CPU kept rising), and nothing of them was logged. The batch's distributed Event
-    now ends them where they are, and they are logged as stopped sessions, as on local workers."""
+    now ends them where they are, and they are logged as stopped sessions, as on local workers; the
+    files no worker has begun are cancelled (one worker here: it holds two, the others wait)."""
     from distributed import Client, LocalCluster
 
     db, stop, seen, result = tmp_path / "b.db", threading.Event(), FramesSeen(), {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
                       silence_logs=50) as cluster, Client(cluster) as client:
         thread = threading.Thread(target=lambda: result.setdefault("s", run_batch(
-            [long_files], CaptureOptions("", db=db, quiet=True), workers=2, cluster=cluster.scheduler_address,
+            [long_files], CaptureOptions("", db=db, quiet=True), cluster=cluster.scheduler_address,
             stop=stop, progress=seen)))
         thread.start()
         assert wait_for(lambda: any(frames >= 30 for frames in seen.frames.values()), 120), seen.frames
@@ -174,7 +175,7 @@ def test_ctrl_c_stops_the_files_a_dask_cluster_is_reading_and_logs_them_as_stopp
     assert busy < 1.0, f"the workers used {busy:.1f} s of CPU in the 3 s after the batch stopped"
     stopped = [(path, session_id) for path, session_id, status, _ in summary.sessions
                if status == "stopped" and session_id is not None]
-    assert stopped and "on the Dask cluster at tcp://127.0.0.1" in summary.text(), summary.text()
+    assert len(stopped) == 1 and "on the Dask cluster at tcp://127.0.0.1" in summary.text(), summary.text()
     for path, session_id in stopped:
         session, = db_rows(db, "SELECT * FROM sessions WHERE id = ?", [session_id])
         assert session["device"] == path and session["status"] == "stopped" and session["ended_at"] is not None
@@ -218,3 +219,33 @@ def test_a_batch_run_again_skips_the_files_already_logged_the_same_way_unless_ag
     assert ": 0 logged, 0 failed, 2 already in the log, skipped," in batch("--fps", "5").splitlines()[0]
     settings = json.loads(db_rows(db, "SELECT settings FROM sessions ORDER BY id DESC LIMIT 1")[0]["settings"])
     assert (settings["file_size"], settings["file_mtime_ns"]) == (second.stat().st_size, second.stat().st_mtime_ns)
+
+
+def test_ctrl_c_from_the_terminal_stops_a_batch_on_a_local_dask_cluster_and_keeps_its_files_in_hand(long_files,
+                                                                                                    tmp_path):
+    """Found in review: a terminal's Ctrl+C reaches every process of the job, and killed the local Dask
+    cluster's workers with KeyboardInterrupt tracebacks; the batch then failed with a traceback of its own
+    (FuturesCancelledError) or kept nothing of the files in hand. The workers now leave it to the batch."""
+    db = tmp_path / "b.db"
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", str(long_files), "--cluster", "local",
+                                "--workers", "2", "--db", str(db)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parent = psutil.Process(process.pid)
+
+    def analysing() -> bool:              # both workers have loaded the model and read a second or so
+        try:
+            workers = pool_workers(parent)
+            return len(workers) == 2 and sum(sum(worker.cpu_times()[:2]) for worker in workers) > 5
+        except psutil.Error:
+            return False
+
+    assert wait_for(analysing, 120)
+    os.killpg(process.pid, signal.SIGINT)               # as the terminal sends it: to every process of the job
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    sessions = db_rows(db, "SELECT * FROM sessions")
+    assert any(session["status"] == "stopped" for session in sessions), stdout
+    assert all(session["frames_read"] == session["frames_analysed"] for session in sessions)
+    assert count_rows(db) == sum(session["faces"] for session in sessions)
+    assert sum(line.startswith("  not done ") for line in stdout.splitlines()) == 4 - len(sessions)

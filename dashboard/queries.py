@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from capture.source import masked_device
 from dashboard import localtime
 from model.labels import EMOTIONS
 
@@ -207,7 +208,7 @@ def _describe(connection: sqlite3.Connection, path) -> LogStatus:
     if not _is_moodlog(connection):
         return LogStatus("not-moodlog", not_moodlog_message(path))
     first, last = data_bounds(connection)
-    running = [dict(zip(("id", "device", "host", "pid"), row)) for row in connection.execute(
+    running = [{"id": row[0], "device": masked_device(row[1]), "host": row[2], "pid": row[3]} for row in connection.execute(
         "SELECT id, device, host, pid FROM sessions WHERE ended_at IS NULL ORDER BY id")]
     if first is None:
         return LogStatus("empty", "nothing captured yet", running=running)
@@ -467,7 +468,7 @@ def session_choices(connection: sqlite3.Connection, label_set: tuple[str, ...] |
     clauses, params = _session_conditions(Filters(label_set=label_set))
     rows = connection.execute("SELECT id, device, started_at FROM sessions" + _where(clauses) +
                               " ORDER BY started_at DESC LIMIT 1000", params)
-    return [dict(zip(("id", "device", "started_at"), row)) for row in rows]
+    return [{"id": row[0], "device": masked_device(row[1]), "started_at": row[2]} for row in rows]
 
 
 def sessions_mark(connection: sqlite3.Connection) -> list[int]:
@@ -477,10 +478,12 @@ def sessions_mark(connection: sqlite3.Connection) -> list[int]:
 
 
 def sessions_of_devices(connection: sqlite3.Connection, devices) -> tuple[int, ...]:
-    """Ids of the sessions that captured from any of `devices`."""
-    devices = list(devices)
-    sql = "SELECT id FROM sessions WHERE device IN (" + ", ".join("?" * len(devices)) + ") ORDER BY id"
-    return tuple(row[0] for row in connection.execute(sql, devices))
+    """Ids of the sessions that captured from any of `devices`, as the menus show them: a URL's
+    password masked (capture.source.masked_device). Logs written before Moodlog masked passwords
+    hold them, and the browser must never be sent one, so devices are matched as shown."""
+    wanted = {str(device) for device in devices}
+    rows = connection.execute("SELECT id, device FROM sessions ORDER BY id")
+    return tuple(row[0] for row in rows if str(masked_device(row[1])) in wanted)
 
 
 def session_table(connection: sqlite3.Connection, filters: Filters, now: float | None = None) -> list[dict]:
@@ -520,7 +523,7 @@ SESSION_EXTRAS = ("kind", "labels", "source_duration", "source_fps", "frames_rea
 
 def _session_row(row: dict, now: float) -> dict:
     frames, faceless, labels = row["frames_analysed"], row["frames_without_face"], row["labels"]
-    return {"id": row["id"], "device": row["device"], "started_at": row["started_at"], "ended_at": row["ended_at"],
+    return {"id": row["id"], "device": masked_device(row["device"]), "started_at": row["started_at"], "ended_at": row["ended_at"],
             "duration": session_duration(row, now), "status": row["status"] or "", "frames": frames or 0, "faces": 0,
             "dominant": None, "kind": row["kind"] or "", "labels": json.loads(labels) if labels else {},
             "face_share": (frames - (faceless or 0)) / frames if frames else None,

@@ -26,6 +26,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+from capture.source import masked_device
 from dashboard.queries import parse_label_set, probability_path, session_duration
 from model.labels import EMOTIONS, is_emotions
 
@@ -179,7 +180,7 @@ def _summary(row, rollup, tops: dict[str, int], outages, markers: int, taught_me
     share = {e: tops.get(e, 0) / faces for e in labels} if faces else {}
     analysed = row["frames_analysed"] or 0
     return SessionSummary(
-        id=row["id"], device=row["device"], kind=row["kind"] or "live", labels=json.loads(row["labels"] or "{}"),
+        id=row["id"], device=masked_device(row["device"]), kind=row["kind"] or "live", labels=json.loads(row["labels"] or "{}"),
         note=row["note"], started_at=row["started_at"], duration=session_duration(row), status=row["status"],
         frames_analysed=analysed,
         face_share=(analysed - (row["frames_without_face"] or 0)) / analysed if analysed else None,

@@ -78,7 +78,9 @@ def quantize_command(args) -> int:
 
     require_emotions(Path(args.model) if args.model else DEFAULT_MODEL, "quantize")   # before TensorFlow and FER2013
     from model.training.dataset import load_fer2013
-    from model.training.train import quantize
+    from model.training.train import check_number, quantize
+
+    check_number("seed", args.seed)
 
     stop_if_interrupted()
     splits, _ = load_fer2013(args.data)
@@ -105,10 +107,12 @@ def predict_command(args) -> int:
     from model.recognizer import Recognizer, warn_of_problems
     from model.classifier import EmotionClassifier
     from model.faces import PHOTO_DETECTOR
+    from model.errors import MoodlogError
 
     if args.whole_image and args.detector:
-        from model.errors import MoodlogError
         raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
+    if args.min_face < 1:
+        raise MoodlogError(f"--min-face: the smallest face side to classify must be at least 1 pixel, not {args.min_face}")
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,
                             whole_image=args.whole_image)
     stop_if_interrupted()

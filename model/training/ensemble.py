@@ -43,8 +43,9 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     from model.training import dataset
     from model.lite import digest
     from model.training.reporting import write_model_report
-    from model.training.train import machine_description, quantize
+    from model.training.train import check_number, machine_description, quantize
 
+    check_number("seed", seed)
     paths = [Path(path) for path in paths]
     fused = fuse(paths)              # first: bad members fail fast, and `out` may hold a member
     splits, load_report = dataset.load_fer2013(data)

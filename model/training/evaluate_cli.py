@@ -28,6 +28,8 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
     Raises DatasetError for missing data or splits or a split without images, ModelFileError for a
     bad model file.
     """
+    if whole_image and detector:
+        raise DatasetError("--whole-image reads each image without a detector; drop --detector")
     location = Path(data) if data is not None else dataset.default_location()
     check_model_file(Path(model_path or DEFAULT_MODEL))
     if model_labels(model_path or DEFAULT_MODEL) != EMOTIONS:

@@ -72,38 +72,9 @@ class TrainConfig:
 
 def train(config: TrainConfig) -> Path:
     """Run one training; returns the path of the saved model (the best epoch on validation)."""
+    check_settings(config)
     out = Path(config.out)
     checkpoint_dir = out / "checkpoint"
-    if config.resume and not checkpoint_dir.is_dir():
-        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
-    if config.init and not Path(config.init).is_file():
-        raise DatasetError(f"--init: no model file at {config.init}")
-    if config.teacher and not Path(config.teacher).is_file():
-        raise DatasetError(f"--teacher: no model file at {config.teacher}")
-    if config.teacher and not 0.0 <= config.distill <= 1.0:
-        raise DatasetError(f"--distill: the teacher's share must lie in [0, 1], not {config.distill}")
-    if config.teacher and config.ferplus:
-        raise DatasetError("--teacher and --ferplus both set the training targets; choose one")
-    from model.training.keras_model import require_emotions
-    from model.lite import digest, int8_path
-    for option, path in (("--init", config.init), ("--teacher", config.teacher)):
-        if path:
-            require_emotions(Path(path), option)          # before minutes of loading data
-            config.input_digests[option.lstrip("-")] = digest(Path(path))
-    if config.teacher:    # the teacher runs as at run time where its int8 file lies beside it (classifier_for)
-        config.input_digests["teacher_runtime"] = "int8" if int8_path(Path(config.teacher)).is_file() else "tflite"
-    unknown = sorted(set(config.light_kinds) - set(LIGHT_KINDS))
-    if config.light_kinds != LIGHT_KINDS and not config.light:
-        raise DatasetError("--light-kinds chooses among --light's distortions: give --light P as well")
-    if unknown or not config.light_kinds:
-        raise DatasetError(f"--light-kinds: choose one or more of {', '.join(LIGHT_KINDS)}"
-                           + (f", not {', '.join(unknown)}" if unknown else ""))
-    if config.light and chosen_pipeline(config.pipeline) != "tf.data":
-        raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
-    if not (math.isfinite(config.mixup) and config.mixup >= 0):
-        raise DatasetError(f"--mixup: the Beta distribution's alpha must be a number > 0 (0 for none), not {config.mixup}")
-    if config.mixup and chosen_pipeline(config.pipeline) != "tf.data":
-        raise DatasetError("--mixup blends faces in the tf.data pipeline, which needs the TensorFlow backend")
     splits, report = prepare_data(config)
     for line in report.lines():
         print(line)
@@ -141,6 +112,81 @@ def train(config: TrainConfig) -> Path:
         return model_path
     complete(model_path, splits, report, config, minutes, machine)
     return model_path
+
+
+# The numeric settings' bounds, checked before any data loads: {setting: (what it is, what it must be,
+# the test)}. NaN fails every comparison, so it is refused with the rest.
+SEED_LIMIT = 2**32                         # NumPy's and Python's random seeds are unsigned 32-bit numbers
+MAX_THREADS = 1024
+SHARE = ("a number in [0, 1]", lambda value: 0 <= value <= 1)
+NUMBER_RULES = {
+    "epochs": ("the passes over the training data", "a whole number >= 1", lambda value: value >= 1),
+    "batch_size": ("the faces per step", "a whole number >= 1", lambda value: value >= 1),
+    "learning_rate": ("the peak learning rate", "a finite number > 0",
+                      lambda value: math.isfinite(value) and value > 0),
+    "erasing": ("the share of faces with a patch blanked", *SHARE),
+    "light": ("the share of faces put under random light", *SHARE),
+    "mixup": ("the Beta distribution's alpha", "a number > 0 (0 for none)",
+              lambda value: math.isfinite(value) and value >= 0),
+    "seed": ("the random seed", f"a whole number in [0, {SEED_LIMIT - 1}]", lambda value: 0 <= value < SEED_LIMIT),
+    "threads": ("TensorFlow's threads", f"a whole number in [0, {MAX_THREADS}] (0: every core)",
+                lambda value: 0 <= value <= MAX_THREADS),
+    "limit": ("the images per split", "a whole number >= 0 (0: all)", lambda value: value >= 0),
+    "distill": ("the teacher's share of each target", *SHARE),
+    "ferplus_weight": ("the crowd's share of each target", *SHARE),
+}
+
+
+def check_settings(config: TrainConfig) -> None:
+    """Every mistake in a run's settings, refused with a DatasetError (one line at the CLI) before
+    minutes of loading data, and before anything is written."""
+    for name in NUMBER_RULES:
+        check_number(name, getattr(config, name))
+    parse_widths(config.widths)
+    check_choices(config)
+    check_inputs(config)
+
+
+def check_number(name: str, value) -> None:
+    """DatasetError naming the option (`--batch-size`) when `value` is out of its NUMBER_RULES bounds;
+    also for the --seed of the commands that calibrate an int8 model (quantize, ensemble)."""
+    what, must_be, holds = NUMBER_RULES[name]
+    if not holds(value):
+        raise DatasetError(f"--{name.replace('_', '-')}: {what} must be {must_be}, not {value}")
+
+
+def check_choices(config: TrainConfig) -> None:
+    """Options that only mean something together, or only on the TensorFlow backend."""
+    unknown = sorted(set(config.light_kinds) - set(LIGHT_KINDS))
+    if config.light_kinds != LIGHT_KINDS and not config.light:
+        raise DatasetError("--light-kinds chooses among --light's distortions: give --light P as well")
+    if unknown or not config.light_kinds:
+        raise DatasetError(f"--light-kinds: choose one or more of {', '.join(LIGHT_KINDS)}"
+                           + (f", not {', '.join(unknown)}" if unknown else ""))
+    if config.light and chosen_pipeline(config.pipeline) != "tf.data":
+        raise DatasetError("--light distorts faces in the tf.data pipeline, which needs the TensorFlow backend")
+    if config.mixup and chosen_pipeline(config.pipeline) != "tf.data":
+        raise DatasetError("--mixup blends faces in the tf.data pipeline, which needs the TensorFlow backend")
+    if config.teacher and config.ferplus:
+        raise DatasetError("--teacher and --ferplus both set the training targets; choose one")
+
+
+def check_inputs(config: TrainConfig) -> None:
+    """The files a run starts from or learns towards, and its checkpoint when it resumes."""
+    from model.training.keras_model import require_emotions
+    from model.lite import digest, int8_path
+
+    checkpoint_dir = Path(config.out) / "checkpoint"
+    if config.resume and not checkpoint_dir.is_dir():
+        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
+    for option, path in (("--init", config.init), ("--teacher", config.teacher)):
+        if path and not Path(path).is_file():
+            raise DatasetError(f"{option}: no model file at {path}")
+        if path:
+            require_emotions(Path(path), option)
+            config.input_digests[option.lstrip("-")] = digest(Path(path))
+    if config.teacher:    # the teacher runs as at run time where its int8 file lies beside it (classifier_for)
+        config.input_digests["teacher_runtime"] = "int8" if int8_path(Path(config.teacher)).is_file() else "tflite"
 
 
 def finish(out: Path, data: str | None = None) -> Path:

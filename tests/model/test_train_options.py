@@ -1,0 +1,83 @@
+"""Mistakes in the options of train, quantize, ensemble, evaluate and predict: each refused in one line
+(exit 2) before any data loads or anything is written, not as a traceback (or a crash) after minutes."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from test_cli import DEFAULT_MODEL, app, assert_clean_error
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str]:
+    """app.main in this process (TensorFlow is imported once for all the cases), its exit status and stderr."""
+    import app as front_door
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        status = front_door.main([str(arg) for arg in argv])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--batch-size", 0, "--batch-size: the faces per step must be a whole number >= 1, not 0"),
+    ("--batch-size", -5, "--batch-size: the faces per step must be a whole number >= 1, not -5"),
+    ("--erasing", 2, "--erasing: the share of faces with a patch blanked must be a number in [0, 1], not 2.0"),
+    ("--erasing", -0.5, "--erasing: the share of faces with a patch blanked must be a number in [0, 1], not -0.5"),
+    ("--seed", -1, "--seed: the random seed must be a whole number in [0, 4294967295], not -1"),
+    ("--learning-rate", "nan", "--learning-rate: the peak learning rate must be a finite number > 0, not nan"),
+    ("--learning-rate", "inf", "--learning-rate: the peak learning rate must be a finite number > 0, not inf"),
+    ("--learning-rate", -1, "--learning-rate: the peak learning rate must be a finite number > 0, not -1.0"),
+    ("--threads", -1, "--threads: TensorFlow's threads must be a whole number in [0, 1024] (0: every core), not -1"),
+    ("--epochs", 0, "--epochs: the passes over the training data must be a whole number >= 1, not 0"),
+    ("--epochs", -1, "--epochs: the passes over the training data must be a whole number >= 1, not -1"),
+    ("--light", 2, "--light: the share of faces put under random light must be a number in [0, 1], not 2.0"),
+    ("--light", -1, "--light: the share of faces put under random light must be a number in [0, 1], not -1.0"),
+    ("--light", "nan", "--light: the share of faces put under random light must be a number in [0, 1], not nan"),
+    ("--limit", -5, "--limit: the images per split must be a whole number >= 0 (0: all), not -5"),
+    ("--ferplus-weight", 1.5, "--ferplus-weight: the crowd's share of each target must be a number in [0, 1], not 1.5"),
+    ("--widths", "2,4", "--widths: expected 1 to 4 comma-separated channel counts >= 4, got '2,4'"),
+])
+def test_bad_training_values_are_refused_before_the_data_loads(option, value, message, tmp_path, capsys):
+    """--data names no dataset: a value checked only after loading would say 'no dataset at' instead."""
+    out = tmp_path / "run"
+    status, stderr = run_main(["train", "--data", tmp_path / "nowhere", "--out", out, option, value], capsys)
+    assert (status, stderr.strip()) == (2, f"error: {message}")
+    assert not out.exists(), "nothing is written: no run.json, no history.csv"
+
+
+def test_a_bad_value_is_one_line_through_the_real_command_line(tmp_path):
+    """--learning-rate nan trained to the end and then crashed the TFLite converter (exit 139)."""
+    result = app("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "run", "--learning-rate", "nan")
+    assert_clean_error(result, "error: --learning-rate: the peak learning rate must be a finite number > 0, not nan")
+    assert [line for line in result.stderr.splitlines() if line.startswith(("error", "Error"))] == \
+        ["error: --learning-rate: the peak learning rate must be a finite number > 0, not nan"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["quantize", "--model", DEFAULT_MODEL, "--seed", -1],
+     "--seed: the random seed must be a whole number in [0, 4294967295], not -1"),
+    (["ensemble", DEFAULT_MODEL, DEFAULT_MODEL, "--out", "OUT", "--seed", -1],
+     "--seed: the random seed must be a whole number in [0, 4294967295], not -1"),
+    (["evaluate", "--whole-image", "--detector", "haar"],
+     "--whole-image reads each image without a detector; drop --detector"),
+])
+def test_other_training_commands_refuse_bad_values_before_the_data_loads(argv, message, tmp_path, capsys):
+    argv = [tmp_path / "out" if arg == "OUT" else arg for arg in argv] + ["--data", tmp_path / "nowhere"]
+    status, stderr = run_main(argv, capsys)
+    assert (status, stderr.strip()) == (2, f"error: {message}")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", [0, -5])
+def test_predict_refuses_a_smallest_face_below_one_pixel(size, face_photos, capsys):
+    photo = sorted((face_photos / "cfd" / "happy").glob("*"))[0]
+    status, stderr = run_main(["predict", photo, "--min-face", size], capsys)
+    assert (status, stderr.strip()) == \
+        (2, f"error: --min-face: the smallest face side to classify must be at least 1 pixel, not {size}")

@@ -42,11 +42,16 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     write the ensemble's REPORT.md (scored through EmotionClassifier, as users run it)."""
     from model.training import dataset
     from model.lite import digest
-    from model.training.reporting import write_model_report
+    from model.training.reporting import check_out_folder, write_model_report
     from model.training.train import check_number, machine_description, quantize
 
     check_number("seed", seed)
+    check_out_folder(out, what="the fused model and its report")
     paths = [Path(path) for path in paths]
+    for path in paths:
+        if path.parent.resolve() == out.resolve():
+            raise ModelFileError(f"--out {out} is the folder of the member {path}, whose model and report the "
+                                 "ensemble's would replace; choose another folder")
     fused = fuse(paths)              # first: bad members fail fast, and `out` may hold a member
     splits, load_report = dataset.load_fer2013(data)
     out.mkdir(parents=True, exist_ok=True)

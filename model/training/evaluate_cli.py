@@ -14,7 +14,7 @@ from model.training import dataset
 from model.training.keras_model import classifier_for
 from model.errors import DatasetError
 from model.training.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
-from model.training.reporting import render_report
+from model.training.reporting import check_out_folder, render_report
 from model.training.train import machine_description
 from model.classifier import DEFAULT_MODEL, check_model_file
 from model.labels import EMOTIONS, model_labels
@@ -30,6 +30,8 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
     """
     if whole_image and detector:
         raise DatasetError("--whole-image reads each image without a detector; drop --detector")
+    if report_dir is not None:
+        check_out_folder(report_dir, "--report", "REPORT.md and confusion.png")
     location = Path(data) if data is not None else dataset.default_location()
     check_model_file(Path(model_path or DEFAULT_MODEL))
     if model_labels(model_path or DEFAULT_MODEL) != EMOTIONS:

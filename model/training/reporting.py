@@ -8,10 +8,26 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 
 from model.classifier import SIZE, STRETCH
+from model.errors import DatasetError
 from model.training.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
+
+
+def check_out_folder(folder: Path, option: str = "--out", what: str = "the model and its report") -> None:
+    """DatasetError (one line at the CLI) when `folder` cannot become the folder a command writes into: a
+    file, a path under a file, or under a folder this user may not write. Checked before the long work,
+    which would otherwise end in FileExistsError; nothing is made here."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DatasetError(f"{option} {folder} is a file; give a folder for {what}")
+    existing = next(parent for parent in [folder, *folder.absolute().parents] if parent.exists())
+    if not existing.is_dir():
+        raise DatasetError(f"{option} {folder} lies under the file {existing}; give a folder for {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DatasetError(f"{option} {folder}: {existing} is not writable by this user")
 
 
 def render_report(results: dict, load_report, *, command: str, minutes: float | None, settings: dict,

@@ -365,12 +365,12 @@ def check_before_reading(folder: Path, out: Path, base: Path, people_csv: Path |
     the shipped model's folder or inside the photos (it would be read as a label next time), a base
     model that is not a seven-emotion one, and --people or --person that cannot be read."""
     from model.training.keras_model import require_emotions
+    from model.training.reporting import check_out_folder
 
     shipped = DEFAULT_MODEL.parent.resolve()
     if out.resolve() == shipped or shipped in out.resolve().parents:
         raise DatasetError(f"--out {out} would overwrite the shipped model; choose a folder of your own")
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"--out {out} is a file; give a folder for the model and its report")
+    check_out_folder(out)
     if folder.is_dir() and (out.resolve() == folder.resolve() or folder.resolve() in out.resolve().parents):
         raise DatasetError(f"--out {out} lies inside the photos folder {folder}, where it would be read as a label; "
                            "choose a folder outside it")

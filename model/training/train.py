@@ -172,10 +172,13 @@ def check_choices(config: TrainConfig) -> None:
 
 
 def check_inputs(config: TrainConfig) -> None:
-    """The files a run starts from or learns towards, and its checkpoint when it resumes."""
+    """The folder a run writes into, the files it starts from or learns towards, and its checkpoint
+    when it resumes."""
     from model.training.keras_model import require_emotions
+    from model.training.reporting import check_out_folder
     from model.lite import digest, int8_path
 
+    check_out_folder(Path(config.out))
     checkpoint_dir = Path(config.out) / "checkpoint"
     if config.resume and not checkpoint_dir.is_dir():
         raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")

@@ -81,3 +81,37 @@ def test_predict_refuses_a_smallest_face_below_one_pixel(size, face_photos, caps
     status, stderr = run_main(["predict", photo, "--min-face", size], capsys)
     assert (status, stderr.strip()) == \
         (2, f"error: --min-face: the smallest face side to classify must be at least 1 pixel, not {size}")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--out", "FILE"], "--out FILE is a file; give a folder for the model and its report"),
+    (["train", "--out", "FILE/run"], "--out FILE/run lies under the file FILE; give a folder for the model and its report"),
+    (["ensemble", DEFAULT_MODEL, DEFAULT_MODEL, "--out", "FILE"],
+     "--out FILE is a file; give a folder for the fused model and its report"),
+    (["evaluate", "--report", "FILE"], "--report FILE is a file; give a folder for REPORT.md and confusion.png"),
+])
+def test_an_output_folder_that_is_a_file_is_refused_before_the_work(argv, message, tmp_path, capsys):
+    """It ended in a FileExistsError traceback once the training, fusing or scoring was done."""
+    existing = tmp_path / "existing"
+    existing.write_text("a file the user keeps")
+    argv = [str(arg).replace("FILE", str(existing)) for arg in argv] + ["--data", tmp_path / "nowhere"]
+    status, stderr = run_main(argv, capsys)
+    assert (status, stderr.strip()) == (2, "error: " + message.replace("FILE", str(existing)))
+    assert existing.read_text() == "a file the user keeps"
+
+
+def test_an_ensemble_into_a_members_own_folder_is_refused(tmp_path, capsys):
+    """--out run1 with run1/moodnet.keras a member replaced that member's model and report by the ensemble's."""
+    import shutil
+
+    from model.lite import digest
+
+    member = tmp_path / "run1" / "moodnet.keras"
+    member.parent.mkdir()
+    shutil.copy(DEFAULT_MODEL, member)
+    before = digest(member)
+    status, stderr = run_main(["ensemble", member, DEFAULT_MODEL, "--out", member.parent, "--data",
+                               tmp_path / "nowhere"], capsys)
+    assert (status, stderr.strip()) == (2, f"error: --out {member.parent} is the folder of the member {member}, "
+                                           "whose model and report the ensemble's would replace; choose another folder")
+    assert digest(member) == before and sorted(path.name for path in member.parent.iterdir()) == ["moodnet.keras"]

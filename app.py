@@ -78,16 +78,13 @@ def quantize_command(args) -> int:
 
     require_emotions(Path(args.model) if args.model else DEFAULT_MODEL, "quantize")   # before TensorFlow and FER2013
     from model.training.dataset import load_fer2013
-    from model.training.train import check_number, quantize
+    from model.training.train import check_number, quantize, training_split
 
     check_number("seed", args.seed)
 
     stop_if_interrupted()
     splits, _ = load_fer2013(args.data)
-    if "train" not in splits:
-        from model.errors import DatasetError
-        raise DatasetError("quantize calibrates on the training split; the data has none")
-    path = quantize(Path(args.model) if args.model else DEFAULT_MODEL, splits["train"], args.seed)
+    path = quantize(Path(args.model) if args.model else DEFAULT_MODEL, training_split(splits, "quantize"), args.seed)
     print(f"int8 model written to {path}")
     return 0
 

@@ -43,7 +43,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     from model.training import dataset
     from model.lite import digest
     from model.training.reporting import check_out_folder, write_model_report
-    from model.training.train import check_number, machine_description, quantize
+    from model.training.train import check_number, machine_description, quantize, training_split
 
     check_number("seed", seed)
     check_out_folder(out, what="the fused model and its report")
@@ -54,6 +54,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
                                  "ensemble's would replace; choose another folder")
     fused = fuse(paths)              # first: bad members fail fast, and `out` may hold a member
     splits, load_report = dataset.load_fer2013(data)
+    calibration = training_split(splits, "ensemble")
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "moodnet.keras"
     notes = ["## Members", "", "Each was trained by `python app.py train`; its own report is in `members/`.", ""]
@@ -72,7 +73,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     for stale in ("curves.png", "history.csv"):  # a single model's training record no longer describes this one
         (out / stale).unlink(missing_ok=True)
     fused.save(model_path)
-    quantize(model_path, splits["train"], seed)
+    quantize(model_path, calibration, seed)
     write_model_report(out, model_path, splits, load_report,
                        command=" ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]), minutes=None,
                        settings={"members": len(paths), "data": data, "seed": seed},

@@ -241,6 +241,15 @@ def quantize(model_path: Path, train_split, seed: int) -> Path:
     return write_int8(emotion_model(model_path, "quantize"), model_path, calibration_faces(train_split, seed))
 
 
+def training_split(splits: dict, command: str):
+    """The training split that `command` (quantize, ensemble) calibrates its int8 model on; DatasetError
+    when the data has none, before anything is written."""
+    if "train" not in splits:
+        raise DatasetError(f"{command} calibrates its int8 model on the training split, and the data has none "
+                           f"(only {', '.join(splits)}); give fer2013.csv or a folder with train/")
+    return splits["train"]
+
+
 def calibration_faces(train_split, seed: int) -> np.ndarray:
     """CALIBRATION_FACES training faces, drawn at random: int8 activation ranges from the data the
     model learned on, never from validation or test faces."""

@@ -115,3 +115,22 @@ def test_an_ensemble_into_a_members_own_folder_is_refused(tmp_path, capsys):
     assert (status, stderr.strip()) == (2, f"error: --out {member.parent} is the folder of the member {member}, "
                                            "whose model and report the ensemble's would replace; choose another folder")
     assert digest(member) == before and sorted(path.name for path in member.parent.iterdir()) == ["moodnet.keras"]
+
+
+@pytest.mark.parametrize("command", ["ensemble", "quantize"])
+def test_data_without_a_training_split_is_refused_before_anything_is_written(command, fer2013, tmp_path):
+    """ensemble ended in KeyError: 'train' with moodnet.keras and members/ already written in --out."""
+    data = tmp_path / "fer"
+    for emotion_dir in (fer2013 / "test").iterdir():
+        (data / "test" / emotion_dir.name).mkdir(parents=True)
+        for image in sorted(emotion_dir.iterdir())[:3]:
+            (data / "test" / emotion_dir.name / image.name).symlink_to(image)
+    out = tmp_path / "out"
+    model = tmp_path / "mine" / "moodnet.keras"
+    model.parent.mkdir()
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    argv = ["ensemble", DEFAULT_MODEL, model, "--out", out] if command == "ensemble" else ["quantize", "--model", model]
+    result = app(*argv, "--data", data)
+    assert_clean_error(result, f"error: {command} calibrates its int8 model on the training split, and the data has "
+                               "none (only test); give fer2013.csv or a folder with train/")
+    assert not out.exists() and sorted(path.name for path in model.parent.iterdir()) == ["moodnet.keras"]

@@ -24,12 +24,28 @@ SEVEN = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutra
 OTHER = ("contempt", "unknown", "NF")
 
 
+NEEDS_FOLDERS = ("--ferplus needs FER2013 as image folders (train/<emotion>/...), whose file names "
+                 "FER+ votes are joined by; the CSV has none")
+
+
+def check_ferplus(path: str | os.PathLike, data: Path) -> None:
+    """DatasetError before the data loads: no votes file at `path`, or FER2013 `data` given as the CSV,
+    whose faces have no file names to join the votes by."""
+    require_votes_file(Path(path))
+    if data.is_file():
+        raise DatasetError(NEEDS_FOLDERS)
+
+
+def require_votes_file(path: Path) -> None:
+    if not path.is_file():
+        raise DatasetError(f"--ferplus: no file at {path}; expected FER+ labels.csv (file, the 10 vote columns)")
+
+
 def read_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """`file -> (10,) float32` vote counts: the seven emotions in FER2013 order, then contempt,
     unknown, not-a-face. Raises DatasetError when the file is missing or has other columns."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"--ferplus: no file at {path}; expected FER+ labels.csv (file, the 10 vote columns)")
+    require_votes_file(path)
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"file", *SEVEN, *OTHER} - set(reader.fieldnames or [])
@@ -62,8 +78,7 @@ def crowd_targets(split, votes: dict[str, np.ndarray], weight: float) -> tuple[n
     Returns (targets, keep, counts of each case for the training log).
     """
     if split.files is None:
-        raise DatasetError("--ferplus needs FER2013 as image folders (train/<emotion>/...), whose file names "
-                           "FER+ votes are joined by; the CSV has none")
+        raise DatasetError(NEEDS_FOLDERS)
     if not 0.0 <= weight <= 1.0:
         raise DatasetError(f"--ferplus-weight must lie in [0, 1], not {weight}")
     targets = np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]

@@ -190,6 +190,11 @@ def check_inputs(config: TrainConfig) -> None:
             config.input_digests[option.lstrip("-")] = digest(Path(path))
     if config.teacher:    # the teacher runs as at run time where its int8 file lies beside it (classifier_for)
         config.input_digests["teacher_runtime"] = "int8" if int8_path(Path(config.teacher)).is_file() else "tflite"
+    if config.init:
+        start_from(build_network(config), Path(config.init))    # an ensemble, or other --widths
+    if config.ferplus:
+        from model.training.ferplus import check_ferplus
+        check_ferplus(config.ferplus, Path(config.data) if config.data else dataset.default_location())
 
 
 def finish(out: Path, data: str | None = None) -> Path:

@@ -134,3 +134,31 @@ def test_data_without_a_training_split_is_refused_before_anything_is_written(com
     assert_clean_error(result, f"error: {command} calibrates its int8 model on the training split, and the data has "
                                "none (only test); give fer2013.csv or a folder with train/")
     assert not out.exists() and sorted(path.name for path in model.parent.iterdir()) == ["moodnet.keras"]
+
+
+@pytest.mark.parametrize("init, widths, message", [
+    (DEFAULT_MODEL, "16,32,96,192", "is an ensemble made by `app.py ensemble`; start from one of its members"),
+    (ROOT / "model" / "weights" / "fast" / "moodnet.keras", "8,16",
+     "does not fit this network (pass the --widths it was trained with)"),
+])
+def test_an_init_model_that_cannot_start_this_network_is_refused_before_the_data_loads(init, widths, message, tmp_path,
+                                                                                          capsys):
+    status, stderr = run_main(["train", "--data", tmp_path / "nowhere", "--out", tmp_path / "run", "--init", init,
+                               "--widths", widths], capsys)
+    assert status == 2 and stderr.startswith(f"error: --init {init} ") and message in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_ferplus_with_the_challenge_csv_is_refused_before_the_csv_is_read(tmp_path, capsys):
+    """The votes join faces by file name, which the CSV lacks; an empty CSV shows that it is not read first."""
+    votes = ROOT.parent / "shared" / "datasets" / "ferplus" / "labels.csv"
+    if not votes.is_file():
+        pytest.skip("FER+ votes not found at ../shared/datasets/ferplus/labels.csv")
+    challenge = tmp_path / "fer2013.csv"
+    challenge.write_text("emotion,pixels,Usage\n")
+    status, stderr = run_main(["train", "--data", challenge, "--out", tmp_path / "run", "--ferplus", votes], capsys)
+    assert (status, stderr.strip()) == (2, "error: --ferplus needs FER2013 as image folders (train/<emotion>/...), "
+                                           "whose file names FER+ votes are joined by; the CSV has none")
+    status, stderr = run_main(["train", "--data", challenge, "--out", tmp_path / "run", "--ferplus",
+                               tmp_path / "absent.csv"], capsys)
+    assert stderr.strip().startswith(f"error: --ferplus: no file at {tmp_path / 'absent.csv'}")

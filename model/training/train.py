@@ -6,6 +6,7 @@ crash) loses at most the epoch in progress, and `--resume` carries on from there
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -398,7 +399,7 @@ def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.nd
     history = out / "history.csv"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoint")),
-        SaveBest(network, out / "moodnet.keras"),
+        SaveBest(network, out / "moodnet.keras", best_so_far(out) if config.resume else -np.inf),
         *([EpochSeconds()] if _history_has_seconds(history, config.resume) else []),   # before the CSV log
         keras.callbacks.CSVLogger(str(history), append=config.resume),
     ]
@@ -432,13 +433,25 @@ def one_hot(split) -> np.ndarray:
     return np.eye(len(EMOTIONS), dtype=np.float32)[split.labels]
 
 
+def best_so_far(out: Path) -> float:
+    """The best val_accuracy of the epochs before a resume (history.csv), the score a resumed epoch must
+    beat to replace the moodnet.keras they saved; -inf where there is no such model or history."""
+    history = out / "history.csv"
+    if not ((out / "moodnet.keras").is_file() and history.is_file()):
+        return -np.inf
+    with history.open(newline="") as rows:
+        return max((float(row["val_accuracy"]) for row in csv.DictReader(rows) if row.get("val_accuracy")),
+                   default=-np.inf)
+
+
 class SaveBest(keras.callbacks.Callback):
     """ModelCheckpoint(save_best_only) for the network alone, also when it is fitted behind its
-    distortions: the saved model is always the plain network that `predict` runs."""
+    distortions: the saved model is always the plain network that `predict` runs. `best`: the score
+    to beat, the best of the epochs before a resume (best_so_far)."""
 
-    def __init__(self, network, path: Path):
+    def __init__(self, network, path: Path, best: float = -np.inf):
         super().__init__()
-        self.network, self.path, self.best = network, path, -np.inf
+        self.network, self.path, self.best = network, path, best
 
     def on_epoch_end(self, epoch, logs=None):
         score = (logs or {}).get("val_accuracy", -np.inf)

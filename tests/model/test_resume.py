@@ -1,0 +1,89 @@
+"""Runs stopped by Ctrl+C and carried on: real Keras training on real FER2013 faces (--limit), through the
+real app.py, stopped with SIGINT as a terminal's Ctrl+C stops it."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def interrupted(arguments: list, ready, deadline_s: float = 300) -> subprocess.CompletedProcess:
+    """Run app.py with `arguments` and send it SIGINT as soon as `ready()` holds."""
+    command = [sys.executable, str(ROOT / "app.py"), *map(str, arguments)]
+    running = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + deadline_s
+    while running.poll() is None and time.monotonic() < deadline and not ready():
+        time.sleep(0.05)
+    running.send_signal(signal.SIGINT)
+    stdout, stderr = running.communicate(timeout=300)
+    return subprocess.CompletedProcess(command, running.returncode, stdout, stderr)
+
+
+def epochs_logged(history: Path) -> int:
+    return len(history.read_text().strip().splitlines()) - 1 if history.is_file() else 0
+
+
+def training(data, out: Path, *extra) -> list:
+    return ["train", "--data", data, "--limit", 300, "--epochs", 3, "--threads", 1, "--out", out, "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def stopped_run(fer2013, tmp_path_factory) -> Path:
+    """A 3-epoch run in mixed precision (as `auto` picks on a CPU with bfloat16 units), stopped by Ctrl+C
+    after its first epoch: the checkpoint, history.csv and the moodnet.keras that SaveBest wrote."""
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    result = interrupted(training(fer2013, out, "--precision", "mixed_bfloat16"),
+                         lambda: epochs_logged(out / "history.csv") >= 1)
+    assert result.returncode == 130 and "--resume" in result.stderr, result.stderr[-3000:]
+    assert 1 <= epochs_logged(out / "history.csv") < 3 and (out / "checkpoint").is_dir()
+    return out
+
+
+@pytest.fixture
+def run_copy(stopped_run, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(stopped_run, copy)
+    return copy
+
+
+def history_rows(out: Path) -> list[dict]:
+    with (out / "history.csv").open(newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+def weights(path: Path) -> list:
+    import keras
+
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def test_resume_keeps_the_best_model_when_no_later_epoch_beats_it(run_copy, fer2013):
+    """SaveBest started again from -inf on --resume, so the first resumed epoch replaced moodnet.keras
+    even when it was worse than the best before the stop."""
+    rows = history_rows(run_copy)
+    rows[0]["val_accuracy"] = "1.0"            # a best epoch that no resumed epoch can beat
+    with (run_copy / "history.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = weights(run_copy / "moodnet.keras")
+    result = app(*training(fer2013, run_copy, "--precision", "mixed_bfloat16"), "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = history_rows(run_copy)
+    assert [int(row["epoch"]) for row in resumed] == [0, 1, 2]
+    assert all(float(row["val_accuracy"]) < 1.0 for row in resumed[len(rows):])
+    after = weights(run_copy / "moodnet.keras")
+    assert len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before)), \
+        "the best epoch's weights are kept"

@@ -55,7 +55,38 @@ def load_model(path: Path):
     if tuple(model.input_shape[1:]) != (SIZE, SIZE, 1) or model.output_shape[-1] != len(labels):
         raise ModelFileError(f"{path}: expected a model from 48x48x1 faces to its {len(labels)} labels, got "
                              f"{model.input_shape} -> {model.output_shape}")
-    return model
+    return as_float32(model)
+
+
+def as_float32(model):
+    """`model` where every layer computes in float32, else a float32 copy of it with its weights.
+
+    A network trained in mixed precision (`--precision mixed_bfloat16`, which `auto` picks on CPUs with
+    bfloat16 units) keeps float32 weights in layers that compute in bfloat16. Saved that way (as `train`
+    saved the best epoch of a run stopped before it ended, until SaveBest saved float32), the TFLite
+    converter cannot convert it (ConverterError), and CPUs without bfloat16 units run it several times
+    slower; in float32 it gives the same probabilities. The copy is rebuilt from the model's config, so
+    its graph (an ensemble's members too) is float32 throughout, and so is the file it saves.
+    """
+    config, mixed = float32_config(model.get_config())
+    if not mixed:
+        return model
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def float32_config(config):
+    """(a Keras config with every dtype policy float32, whether any was not), nested configs included."""
+    if isinstance(config, list):
+        pairs = [float32_config(item) for item in config]
+        return [item for item, _ in pairs], any(changed for _, changed in pairs)
+    if not isinstance(config, dict):
+        return config, False
+    if config.get("class_name") == "DTypePolicy" and config["config"]["name"] != "float32":
+        return {**config, "config": {**config["config"], "name": "float32"}}, True
+    pairs = {key: float32_config(value) for key, value in config.items()}
+    return {key: item for key, (item, _) in pairs.items()}, any(changed for _, changed in pairs.values())
 
 
 def emotion_model(path: Path, use: str):

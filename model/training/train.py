@@ -221,7 +221,7 @@ def finish(out: Path, data: str | None = None) -> Path:
 
 def complete(model_path: Path, splits, report, config: TrainConfig, minutes: float, machine: str) -> None:
     if config.precision != "float32":
-        save_as_float32(model_path, parse_widths(config.widths))
+        save_as_float32(model_path)
     quantize(model_path, splits["train"], config.seed)
     write_report(model_path, splits, report, config, minutes, machine)
 
@@ -376,20 +376,16 @@ def chosen_pipeline(pipeline: str) -> str:
     return pipeline
 
 
-def save_as_float32(model_path: Path, widths: tuple[int, ...]) -> None:
-    """Rewrite a model trained in mixed precision as a plain float32 one.
+def save_as_float32(model_path: Path) -> None:
+    """Rewrite a model file whose layers compute in mixed precision as a plain float32 one (load_model
+    converts it): what SaveBest saved before it saved float32, finished now by `train --finish`.
 
     Its weights are float32 already; only the layers' compute policy changes, so that the
     shipped model runs at full speed on CPUs without bfloat16 units (where bf16 is far slower).
     """
     from model.training.keras_model import load_model
-    from model.training.network import build_model
 
-    trained = load_model(model_path)
-    keras.mixed_precision.set_global_policy("float32")
-    plain = build_model(widths=widths)
-    plain.set_weights(trained.get_weights())
-    plain.save(model_path)
+    load_model(model_path).save(model_path)
 
 
 def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.ndarray | None = None) -> None:
@@ -446,18 +442,30 @@ def best_so_far(out: Path) -> float:
 
 class SaveBest(keras.callbacks.Callback):
     """ModelCheckpoint(save_best_only) for the network alone, also when it is fitted behind its
-    distortions: the saved model is always the plain network that `predict` runs. `best`: the score
-    to beat, the best of the epochs before a resume (best_so_far)."""
+    distortions: the saved model is always the plain network that `predict` runs, in float32 whatever
+    the run's precision. `best`: the score to beat, the best of the epochs before a resume (best_so_far)."""
 
     def __init__(self, network, path: Path, best: float = -np.inf):
         super().__init__()
         self.network, self.path, self.best = network, path, best
+        self.float32_copy = None
 
     def on_epoch_end(self, epoch, logs=None):
         score = (logs or {}).get("val_accuracy", -np.inf)
         if score > self.best:
             self.best = score
-            self.network.save(self.path)
+            self.float32_network().save(self.path)
+
+    def float32_network(self):
+        """The network itself where it computes in float32; under mixed precision a float32 copy with its
+        present weights, so that the file a stopped run leaves is one every command can use."""
+        from model.training.keras_model import as_float32
+
+        if self.float32_copy is None:
+            self.float32_copy = as_float32(self.network)
+        elif self.float32_copy is not self.network:
+            self.float32_copy.set_weights(self.network.get_weights())
+        return self.float32_copy
 
 
 class EpochSeconds(keras.callbacks.Callback):

@@ -87,3 +87,58 @@ def test_resume_keeps_the_best_model_when_no_later_epoch_beats_it(run_copy, fer2
     after = weights(run_copy / "moodnet.keras")
     assert len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before)), \
         "the best epoch's weights are kept"
+
+
+@pytest.fixture(scope="module")
+def small_fer(fer2013, tmp_path_factory) -> Path:
+    """Links to the first 10 real FER2013 faces of each emotion in each split: a dataset that loads in a moment."""
+    data = tmp_path_factory.mktemp("small") / "fer"
+    for split in ("train", "validation", "test"):
+        for emotion_dir in (fer2013 / split).iterdir():
+            (data / split / emotion_dir.name).mkdir(parents=True)
+            for image in sorted(emotion_dir.iterdir())[:10]:
+                (data / split / emotion_dir.name / image.name).symlink_to(image)
+    return data
+
+
+def computes_in_bfloat16(path: Path) -> bool:
+    import zipfile
+
+    return "bfloat16" in zipfile.ZipFile(path).read("config.json").decode()
+
+
+def test_a_stopped_mixed_precision_run_leaves_a_float32_model_every_command_uses(run_copy, small_fer, face_photos):
+    """SaveBest saved the network as trained, in mixed_bfloat16: evaluate and quantize ended in a 273-line
+    ConverterError traceback and predict pointed at quantize."""
+    model = run_copy / "moodnet.keras"
+    assert not computes_in_bfloat16(model)
+    scored = app("evaluate", "--model", model, "--data", small_fer)          # no int8 file yet: float32 TFLite
+    assert scored.returncode == 0 and "test: accuracy" in scored.stdout, scored.stderr[-3000:]
+    quantized = app("quantize", "--model", model, "--data", small_fer)
+    assert quantized.returncode == 0 and len(list(run_copy.glob("moodnet-*.int8.tflite"))) == 1, quantized.stderr[-3000:]
+    photo = sorted((face_photos / "cfd" / "happy").glob("*"))[0]
+    assert app("predict", photo, "--model", model).returncode == 0
+
+
+def test_a_model_saved_in_mixed_precision_earlier_is_used_as_float32(small_fer, tmp_path):
+    """Files that SaveBest wrote in mixed precision before it saved float32 are converted when loaded."""
+    import keras
+
+    from model.training.network import build_model
+
+    old = tmp_path / "old" / "moodnet.keras"
+    old.parent.mkdir()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        build_model(widths=(8, 16)).save(old)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert computes_in_bfloat16(old)
+    for command in (["evaluate", "--model", old, "--data", small_fer],
+                    ["ensemble", old, ROOT / "model" / "weights" / "fast" / "moodnet.keras", "--data", small_fer,
+                     "--out", tmp_path / "fused"],
+                    ["quantize", "--model", old, "--data", small_fer]):
+        result = app(*command)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr[-3000:])
+    assert len(list(old.parent.glob("moodnet-*.int8.tflite"))) == 1
+    assert not computes_in_bfloat16(tmp_path / "fused" / "moodnet.keras")

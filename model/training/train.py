@@ -95,6 +95,7 @@ def train(config: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if not config.resume:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        record_start(checkpoint_dir, config)
     network = build_network(config)
     if config.init and not config.resume:
         start_from(network, Path(config.init))
@@ -180,9 +181,8 @@ def check_inputs(config: TrainConfig) -> None:
     from model.lite import digest, int8_path
 
     check_out_folder(Path(config.out))
-    checkpoint_dir = Path(config.out) / "checkpoint"
-    if config.resume and not checkpoint_dir.is_dir():
-        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
+    if config.resume:
+        check_resume(config)
     for option, path in (("--init", config.init), ("--teacher", config.teacher)):
         if path and not Path(path).is_file():
             raise DatasetError(f"{option}: no model file at {path}")
@@ -196,6 +196,35 @@ def check_inputs(config: TrainConfig) -> None:
     if config.ferplus:
         from model.training.ferplus import check_ferplus
         check_ferplus(config.ferplus, Path(config.data) if config.data else dataset.default_location())
+
+
+# The settings that shape the network a checkpoint holds (a resume with others cannot restore it), each
+# with what it means to the network (`16, 32,96,192` is `16,32,96,192`).
+RESUME_FIXED = {"widths": lambda text: parse_widths(text)}
+STARTED_WITH = "settings.json"             # beside the checkpoint, which the end of training removes with it
+
+
+def check_resume(config: TrainConfig) -> None:
+    """DatasetError when there is no checkpoint to resume, or when it was started with other RESUME_FIXED
+    settings (recorded by record_start; a checkpoint made before they were recorded is not checked)."""
+    checkpoint_dir = Path(config.out) / "checkpoint"
+    if not checkpoint_dir.is_dir():
+        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
+    record = checkpoint_dir / STARTED_WITH
+    started = json.loads(record.read_text()) if record.is_file() else {}
+    differ = [f"--{name} {started[name]} (not {getattr(config, name)})" for name, meaning in RESUME_FIXED.items()
+              if name in started and meaning(started[name]) != meaning(getattr(config, name))]
+    if differ:
+        raise DatasetError(f"--resume: the checkpoint in {checkpoint_dir} was started with {' and '.join(differ)}; "
+                           "resume with the settings it was started with, or start afresh without --resume")
+
+
+def record_start(checkpoint_dir: Path, config: TrainConfig) -> None:
+    """The settings a run started with, beside its checkpoint, for check_resume."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    settings = asdict(config)
+    settings.pop("command")
+    (checkpoint_dir / STARTED_WITH).write_text(json.dumps(settings, indent=2))
 
 
 def finish(out: Path, data: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_cli import app
+from test_cli import app, assert_clean_error
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,3 +142,12 @@ def test_a_model_saved_in_mixed_precision_earlier_is_used_as_float32(small_fer, 
         assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr[-3000:])
     assert len(list(old.parent.glob("moodnet-*.int8.tflite"))) == 1
     assert not computes_in_bfloat16(tmp_path / "fused" / "moodnet.keras")
+
+
+def test_a_resume_with_other_widths_is_refused_in_one_line(run_copy, fer2013):
+    """BackupAndRestore could not restore the checkpoint into the other network: a 98-line traceback."""
+    result = app(*training(fer2013, run_copy, "--widths", "8,16"), "--resume")
+    assert_clean_error(result, f"error: --resume: the checkpoint in {run_copy / 'checkpoint'} was started with "
+                               "--widths 16,32,96,192 (not 8,16); resume with the settings it was started with, "
+                               "or start afresh without --resume")
+    assert "train:" not in result.stdout, "refused before the data loads"

@@ -10,7 +10,6 @@ handling exactly one model file, and one TFLite call runs every member.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 from model.errors import ModelFileError
@@ -42,7 +41,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     write the ensemble's REPORT.md (scored through EmotionClassifier, as users run it)."""
     from model.training import dataset
     from model.lite import digest
-    from model.training.reporting import check_out_folder, write_model_report
+    from model.training.reporting import check_out_folder, command_line, write_model_report
     from model.training.train import check_number, machine_description, quantize, training_split
 
     check_number("seed", seed)
@@ -75,7 +74,7 @@ def build_ensemble(paths: list[Path], out: Path, data: str | None, seed: int = 1
     fused.save(model_path)
     quantize(model_path, calibration, seed)
     write_model_report(out, model_path, splits, load_report,
-                       command=" ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]), minutes=None,
+                       command=command_line(), minutes=None,
                        settings={"members": len(paths), "data": data, "seed": seed},
                        machine=machine_description(), notes=notes)
     return model_path

@@ -14,16 +14,19 @@ from model.training import dataset
 from model.training.keras_model import classifier_for
 from model.errors import DatasetError
 from model.training.evaluate import evaluate_split, metrics_table, plot_confusion, summary_line
-from model.training.reporting import check_out_folder, render_report
+from model.training.reporting import check_out_folder, command_line, render_report
 from model.training.train import machine_description
 from model.classifier import DEFAULT_MODEL, check_model_file
+from model.faces import PHOTO_DETECTOR
 from model.labels import EMOTIONS, model_labels
+from model.lite import digest
 
 
 def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | None,
                    split_names: list[str] | None = None, runtime: str = "auto", *, whole_image: bool = False,
-                   detector: str | None = None, quiet: bool = False) -> dict:
-    """Score a model on `data` and print the scores; returns {split name: Metrics}.
+                   detector: str | None = None, quiet: bool = False, command: str | None = None) -> dict:
+    """Score a model on `data` and print the scores; returns {split name: Metrics}. `command`: the
+    command line the report records (default: this process's).
 
     Raises DatasetError for missing data or splits or a split without images, ModelFileError for a
     bad model file.
@@ -34,12 +37,14 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
         check_out_folder(report_dir, "--report", "REPORT.md and confusion.png")
     location = Path(data) if data is not None else dataset.default_location()
     check_model_file(Path(model_path or DEFAULT_MODEL))
+    read_by = None if whole_image else detector or PHOTO_DETECTOR
     if model_labels(model_path or DEFAULT_MODEL) != EMOTIONS:
         # A taught model reads its own labels: the data is a folder of <label>/ photo folders.
         results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
                                                                detector, quiet, whole_image)
     elif (reason := image_by_image(location, whole_image)) is None:
         results, load_report, notes, classifier = score_face_crops(location, model_path, split_names, runtime)
+        read_by = None                             # face crops go straight to the classifier
     else:
         results, load_report, notes, classifier = score_photos(location, model_path, split_names, runtime,
                                                                detector, quiet, whole_image, crops_whole=True)
@@ -51,7 +56,10 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
         print(summary_line(name, metrics))
         print(metrics_table(metrics))
     if report_dir is not None:
-        write_report(report_dir, results, load_report, notes, classifier, data)
+        settings = {"data": location, "model": classifier.path, "model_sha256": f"{digest(classifier.path)}...",
+                    "splits": ",".join(results), "runtime": classifier.runtime, "whole_image": whole_image,
+                    "detector": read_by}
+        write_report(report_dir, results, load_report, notes, classifier, settings, command or command_line())
     return results
 
 
@@ -88,7 +96,6 @@ def score_photos(location: Path, model_path, split_names, runtime, detector, qui
     """Each photo through Recognizer (photo detector, crop, classifier; or each whole image as one face),
     scored by its largest readable face, in the model's own labels. With `crops_whole`, 48x48 face
     crops are classified whole and only the other images go through the detector."""
-    from model.faces import PHOTO_DETECTOR
     from model.recognizer import Recognizer, warn_of_problems
     from model.training.photo_evaluation import evaluate_photos, no_images, photo_splits
 
@@ -147,12 +154,16 @@ def chosen_splits(splits: dict, split_names: list[str] | None) -> list[str]:
     return names
 
 
-def write_report(report_dir: Path, results: dict, load_report, notes: list[str], classifier, data) -> None:
+def write_report(report_dir: Path, results: dict, load_report, notes: list[str], classifier, settings: dict,
+                 command: str) -> None:
+    """REPORT.md and confusion.png in `report_dir`, titled by the model and data evaluated, with the
+    command line and `settings` (the model's path and content hash, splits, runtime, how images were read)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     first = next(iter(results))
     plot_confusion(results[first], report_dir / "confusion.png", f"{first}, row-normalised")
     (report_dir / "REPORT.md").write_text(render_report(
-        results, load_report, command="python app.py evaluate", minutes=None, settings={"data": data},
+        results, load_report, command=command, minutes=None, settings=settings,
         machine=machine_description(), model_path=classifier.path, runtime=classifier.runtime,
-        trim=classifier.trim, notes=[f"- {line}" for line in notes] + [""] if notes else []))
+        trim=classifier.trim, notes=[f"- {line}" for line in notes] + [""] if notes else [],
+        title=f"Evaluation of {classifier.path} on {settings['data']}"))
     print(f"report written to {report_dir / 'REPORT.md'}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 
 from model.classifier import SIZE, STRETCH
@@ -30,10 +32,15 @@ def check_out_folder(folder: Path, option: str = "--out", what: str = "the model
         raise DatasetError(f"{option} {folder}: {existing} is not writable by this user")
 
 
+def command_line() -> str:
+    """This process's command line as the report records it, quoted so that it can be run again."""
+    return shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def render_report(results: dict, load_report, *, command: str, minutes: float | None, settings: dict,
                   machine: str, model_path, runtime: str, trim: int, curves: bool = False,
-                  notes: list[str] = ()) -> str:
-    lines = [f"# Model report: {model_path.name}", "",
+                  notes: list[str] = (), title: str | None = None) -> str:
+    lines = [f"# {title or f'Model report: {model_path.name}'}", "",
              f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     lines += [f"- {summary_line(name, metrics)}" for name, metrics in results.items()]
     trimmed = f"{trim}/{SIZE} trimmed off each side, " if trim else ""

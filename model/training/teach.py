@@ -26,8 +26,6 @@ import csv
 import hashlib
 import json
 import re
-import shlex
-import sys
 import time
 import unicodedata
 from collections.abc import Callable
@@ -353,9 +351,10 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     seconds["total"] = clock["model"] - clock["start"]
     result = TeachResult(model_path, metrics, fold_accuracies, seconds, taught, strength,
                          head_probabilities(head, features, mirrored))
+    from model.training.reporting import command_line
     from model.training.teach_report import write_teach_report
 
-    write_teach_report(result, folder, command or shlex.join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
+    write_teach_report(result, folder, command or command_line())
     return result
 
 

@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from model.errors import DatasetError
 from model.labels import EMOTIONS
 from model.training.network import WIDTHS
 from model.training.photometric import KINDS as LIGHT_KINDS
+from model.training.reporting import command_line
 
 CALIBRATION_FACES = 1000
 
@@ -68,7 +68,7 @@ class TrainConfig:
     # ({"init": ..., "teacher": ..., "teacher_runtime": "int8" or "tflite"}), taken when it starts: a
     # path alone names whatever lies there later.
     input_digests: dict = field(default_factory=dict)
-    command: str = field(default_factory=lambda: " ".join(["python", Path(sys.argv[0]).name] + sys.argv[1:]))
+    command: str = field(default_factory=command_line)
 
 
 def train(config: TrainConfig) -> Path:

@@ -221,3 +221,28 @@ def test_evaluate_names_folders_that_are_not_emotions_as_before(fer2013, face_ph
     assert result.returncode == 2, result.stdout + result.stderr[-3000:]
     assert f"error: {tmp_path}: sub-folder(s) smiley are not emotion names; use angry, " in result.stderr, \
         result.stderr[-3000:]
+
+
+def test_an_evaluation_report_says_what_was_evaluated_how_and_by_which_command(fer2013, face_photos, model_copy,
+                                                                                tmp_path):
+    """REPORT.md of evaluate --report was titled with the model file's name alone (as the shipped model's own),
+    its command was 'python app.py evaluate' whatever was given, and its settings held only the data."""
+    from model.lite import digest
+
+    crops, photos = tmp_path / "crops", tmp_path / "photos"
+    for emotion in ("happy", "angry"):
+        link_first(fer2013 / "test" / emotion, crops / emotion, 5)
+        link_first(face_photos / "cfd" / emotion, photos / emotion, 2)
+    sha = digest(model_copy)
+    for data, options, runtime, detector in ((crops, ["--runtime", "tflite"], "tflite", "None"),
+                                             (photos, ["--detector", "haar", "--quiet"], "int8", "haar")):
+        report_dir = tmp_path / f"report-{data.name}"
+        result = app("evaluate", "--data", data, "--model", model_copy, "--report", report_dir, *options)
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = (report_dir / "REPORT.md").read_text()
+        assert report.startswith(f"# Evaluation of {model_copy} on {data}\n"), report[:300]
+        command = f"- Command: `python app.py evaluate --data {data} --model {model_copy} --report {report_dir} " \
+                  f"{' '.join(options)}`"
+        assert command in report, report
+        assert (f"- Settings: data={data}, model={model_copy}, model_sha256={sha}..., splits={data.name}, "
+                f"runtime={runtime}, whole_image=False, detector={detector}\n") in report, report

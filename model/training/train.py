@@ -103,7 +103,8 @@ def train(config: TrainConfig) -> Path:
     compile_for_training(trainee, config, steps_per_epoch=int(np.ceil(len(splits["train"]) / config.batch_size)))
     started = time.time()
     fit(trainee, network, light_normalised(splits), config, out, targets)
-    minutes = (time.time() - started) / 60
+    minutes = training_minutes(out / "history.csv") if config.resume else None
+    minutes = minutes or (time.time() - started) / 60
     machine = machine_description()
     record_run(out, config, minutes, machine)
     model_path = out / "moodnet.keras"
@@ -303,6 +304,8 @@ def prepare_data(config: TrainConfig):
         raise DatasetError("training needs a train split and a validation split (PublicTest)")
     if config.limit:
         splits = {name: _first(split, config.limit) for name, split in splits.items()}
+        for name in (name for name in splits if name != "train"):      # train's is counted once filtered
+            report.kept[f"{name} (used, --limit {config.limit})"] = splits[name].class_counts()
     if config.filter_faces:
         from model.training.face_filter import keep_detectable
         splits["train"] = keep_detectable(splits["train"], config.detector, report, quiet=config.quiet)
@@ -454,6 +457,14 @@ def fit(trainee, network, splits, config: TrainConfig, out: Path, targets: np.nd
     except KeyboardInterrupt:
         raise TrainingInterrupted(f"interrupted; the last finished epoch is saved in {out / 'checkpoint'}; "
                                   f"carry on with the same command and --resume") from None
+
+
+def training_minutes(history: Path) -> float | None:
+    """The minutes every epoch of a resumed run took, over all its sessions (history.csv's seconds);
+    None where an epoch's seconds were not logged (runs started before they were)."""
+    with history.open(newline="") as rows:
+        seconds = [row.get("seconds") for row in csv.DictReader(rows)]
+    return sum(map(float, seconds)) / 60 if seconds and all(seconds) else None
 
 
 def _history_has_seconds(history: Path, resume: bool) -> bool:

@@ -151,3 +151,19 @@ def test_a_resume_with_other_widths_is_refused_in_one_line(run_copy, fer2013):
                                "--widths 16,32,96,192 (not 8,16); resume with the settings it was started with, "
                                "or start afresh without --resume")
     assert "train:" not in result.stdout, "refused before the data loads"
+
+
+def test_a_resumed_runs_report_counts_every_session_and_says_which_faces_it_scored(run_copy, fer2013):
+    """After --resume, 'Training time' covered the last session alone; with --limit, Data said
+    'validation: 3589 kept' above scores 'on 294 images'."""
+    import json
+
+    result = app(*training(fer2013, run_copy, "--precision", "mixed_bfloat16"), "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    seconds = sum(float(row["seconds"]) for row in history_rows(run_copy))
+    assert json.loads((run_copy / "run.json").read_text())["minutes"] == pytest.approx(seconds / 60, abs=1e-9)
+    report = (run_copy / "REPORT.md").read_text()
+    assert f"- Training time: {seconds / 60:.1f} minutes (wall clock)" in report
+    assert "- validation: accuracy" in report and "on 294 images" in report
+    for split in ("validation", "test"):
+        assert f"- {split} (used, --limit 300): 294 kept (angry 42, disgust 42, fear 42, happy 42" in report, report

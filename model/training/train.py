@@ -105,16 +105,28 @@ def train(config: TrainConfig) -> Path:
     fit(trainee, network, light_normalised(splits), config, out, targets)
     minutes = training_minutes(out / "history.csv") if config.resume else None
     minutes = minutes or (time.time() - started) / 60
-    machine = machine_description()
-    record_run(out, config, minutes, machine)
     model_path = out / "moodnet.keras"
-    if not keras_on_tensorflow():
-        print(f"Keras runs on {keras.backend.backend()} here, so the int8 model and the report are still to be written: "
-              f"copy {out} to a machine with Moodlog's requirements and run "
-              f"`python app.py train --finish {out} --data FER2013`")
-        return model_path
-    complete(model_path, splits, report, config, minutes, machine)
+    write_results(model_path, splits, report, config, minutes)
     return model_path
+
+
+def write_results(model_path: Path, splits, report, config: TrainConfig, minutes: float) -> None:
+    """run.json, then the int8 model and the report (where Keras runs on TensorFlow). Training is over and
+    its checkpoint gone, so a Ctrl+C here says how `train --finish` writes what is missing."""
+    out, machine = model_path.parent, machine_description()
+    try:
+        record_run(out, config, minutes, machine)
+        if not keras_on_tensorflow():
+            print(f"Keras runs on {keras.backend.backend()} here, so the int8 model and the report are still to be "
+                  f"written: copy {out} to a machine with Moodlog's requirements and run "
+                  f"`python app.py train --finish {out} --data FER2013`")
+            return
+        complete(model_path, splits, report, config, minutes, machine)
+    except KeyboardInterrupt:
+        record_run(out, config, minutes, machine)       # whole, whenever the Ctrl+C came: --finish reads it
+        raise TrainingInterrupted(f"interrupted after training, while writing the int8 model and the report; the "
+                                  f"trained model is {model_path}, and `python app.py train --finish {out}` "
+                                  "writes the rest") from None
 
 
 # The numeric settings' bounds, checked before any data loads: {setting: (what it is, what it must be,
@@ -209,6 +221,10 @@ def check_resume(config: TrainConfig) -> None:
     """DatasetError when there is no checkpoint to resume, or when it was started with other RESUME_FIXED
     settings (recorded by record_start; a checkpoint made before they were recorded is not checked)."""
     checkpoint_dir = Path(config.out) / "checkpoint"
+    if not checkpoint_dir.is_dir() and (Path(config.out) / "run.json").is_file():
+        raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}: the run there finished training; "
+                           f"`python app.py train --finish {config.out}` writes its int8 model and report if they "
+                           "are missing")
     if not checkpoint_dir.is_dir():
         raise DatasetError(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
     record = checkpoint_dir / STARTED_WITH

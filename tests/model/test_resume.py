@@ -167,3 +167,20 @@ def test_a_resumed_runs_report_counts_every_session_and_says_which_faces_it_scor
     assert "- validation: accuracy" in report and "on 294 images" in report
     for split in ("validation", "test"):
         assert f"- {split} (used, --limit 300): 294 kept (angry 42, disgust 42, fear 42, happy 42" in report, report
+
+
+def test_ctrl_c_while_the_report_is_written_says_how_train_finish_completes_the_run(fer2013, tmp_path):
+    """Ctrl+C after the last epoch printed only 'stopped' (exit 130), and --resume then found no checkpoint."""
+    out = tmp_path / "run"
+    command = ["train", "--data", fer2013, "--limit", 300, "--epochs", 1, "--threads", 1, "--out", out, "--quiet"]
+    result = interrupted(command, lambda: (out / "run.json").is_file())      # written as training ends
+    assert result.returncode == 130 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"the trained model is {out / 'moodnet.keras'}, and `python app.py train --finish {out}` writes the rest" \
+        in result.stderr, result.stderr[-3000:]
+    assert not (out / "checkpoint").exists() and not (out / "REPORT.md").exists()
+    resumed = app(*command, "--resume")
+    assert_clean_error(resumed, f"error: --resume: no checkpoint in {out / 'checkpoint'}: the run there finished "
+                                f"training; `python app.py train --finish {out}` writes its int8 model and report")
+    finished = app("train", "--finish", out)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "test: accuracy" in (out / "REPORT.md").read_text() and len(list(out.glob("moodnet-*.int8.tflite"))) == 1

@@ -566,7 +566,7 @@ def _quiet_about_interrupts(default_hook):
 
 @contextlib.contextmanager
 def stop_on_signals_since_start(stop: threading.Event, **options):
-    """capture.daemon.stop_on_signals (Ctrl+C and SIGTERM set `stop`), which also sets `stop` for a Ctrl+C
+    """capture.daemon.stop_on_signals (Ctrl+C, SIGTERM and SIGHUP set `stop`), which also sets `stop` for a Ctrl+C
     that came before it and that Python swallowed on its way (INTERRUPTS): checked once the handler is in
     place, so that no Ctrl+C falls between the two."""
     from capture.daemon import stop_on_signals

@@ -261,7 +261,8 @@ class Books(Tally):
 def stop_on_signals(stop: threading.Event, quiet: bool = False, then_ignore: bool = False):
     """SIGINT, SIGTERM and SIGHUP set `stop` (a second Ctrl+C too: the flush is never cut short).
     SIGHUP comes when the terminal or SSH session the daemon runs in is closed; by default it
-    killed the daemon with the session left running and the last second's rows lost.
+    killed the daemon with the session left running and the last second's rows lost. Under nohup
+    (SIGHUP ignored on entry) a hangup stays ignored and capture goes on.
 
     `then_ignore` leaves them ignored afterwards, for a process on its way out: Python would
     otherwise turn a late second Ctrl+C into a KeyboardInterrupt or, while shutting down, a kill
@@ -279,7 +280,11 @@ def stop_on_signals(stop: threading.Event, quiet: bool = False, then_ignore: boo
             print("\nstill stopping: writing the last rows", file=sys.stderr, flush=True)
         stop.set()
 
-    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
+    # A hangup that was ignored when the daemon started (`nohup ... &`) stays ignored: that is what
+    # the user asked for, and the daemon must go on capturing after the terminal closes.
+    hangup = getattr(signal, "SIGHUP", None)
+    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS
+                if not (number == hangup and signal.getsignal(number) == signal.SIG_IGN)}
     try:
         yield
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 import time
 import urllib.parse
@@ -49,9 +50,13 @@ SLOW_READS_IN_A_ROW = 3
 DRAIN_SECONDS = 2.0
 # Container timestamps are whole milliseconds or rational; two within this are the same moment.
 SAME_TIME_SECONDS = 1e-4
-# Query parameters whose values a URL's owner keeps secret (?password=, ?pwd=, ?token=, ?api_key=, ?auth=):
-# masked as a password before the userinfo's @ is (masked_device), by a word in their name.
-SECRET_PARAMETER_WORDS = ("pass", "pwd", "token", "secret", "key", "auth")
+# Parameters whose values a URL's owner keeps secret (?password=, ?pwd=, ?token=, ?api_key=, ?auth=, signed
+# URLs' ?X-Amz-Signature= and ?X-Amz-Credential=, ?sig=), in its query or, as many IP cameras put them,
+# in its path (rtsp://cam/user=admin&password=...): masked as a password before the userinfo's @ is
+# (masked_device), by a word in their name.
+SECRET_PARAMETER_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "sig", "credential")
+# name=value in a URL's path or query, between its separators.
+URL_PARAMETER = re.compile(r"([^/?&;=#]+)=([^/?&;#]*)")
 MASK = "***"
 
 
@@ -172,16 +177,16 @@ def masked_device(device: int | str) -> int | str:
         return f"{device.split('://', 1)[0]}://{MASK}"
     userinfo, at, host = parts.netloc.rpartition("@")
     netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}" if at and ":" in userinfo else parts.netloc
-    query = "&".join(_masked_parameter(pair) for pair in parts.query.split("&"))
-    if (netloc, query) == (parts.netloc, parts.query):
+    path, query = URL_PARAMETER.sub(_masked_parameter, parts.path), URL_PARAMETER.sub(_masked_parameter, parts.query)
+    if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
         return device
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
 
 
-def _masked_parameter(pair: str) -> str:
-    name, equals, value = pair.partition("=")
-    secret = equals and value and any(word in name.lower() for word in SECRET_PARAMETER_WORDS)
-    return f"{name}={MASK}" if secret else pair
+def _masked_parameter(match: re.Match) -> str:
+    name, value = match.group(1), match.group(2)
+    secret = value and any(word in name.lower() for word in SECRET_PARAMETER_WORDS)
+    return f"{name}={MASK}" if secret else match.group(0)
 
 
 def quiet_video_logs() -> None:
@@ -209,7 +214,7 @@ def open_capture(device: int | str) -> cv2.VideoCapture:
     A file must also hold a frame that decodes: FFmpeg opens some files that are no video at all
     (a text file named .jpg is a one-frame image to it, whose only read fails), which would
     otherwise become an empty session. It is checked on a capture of its own, so the one returned
-    starts at the file's first frame. A photo that decodes is refused as one (refuse_still_image)."""
+    starts at the file's first frame. A file named as a photo is refused (refuse_still_image)."""
     quiet_video_logs()
     if isinstance(device, str) and not is_url(device):
         _check_readable(device)

@@ -144,10 +144,11 @@ class BlazeFaceDetector:
         return boxes
 
 
-# The smallest face side read anywhere (the Recognize page's smallest choice; MIN_FACE, 32, by default),
-# and the most tiles one photo is cut into; see TiledDetector.detect.
+# A strip thinner than this is not cut into tiles (the Recognize page's smallest face size; MIN_FACE, 32,
+# by default; `--min-face` below it reads such faces only in the whole-image pass), nor one needing more than TILES_PER_AREA times the tiles its area fills (a photo needs
+# about 1-2); see TiledDetector.detect.
 SMALLEST_FACE = 16
-MAX_TILES = 1024
+TILES_PER_AREA = 4
 
 
 class TiledDetector:
@@ -172,10 +173,13 @@ class TiledDetector:
             return boxes                       # a small image: the whole-image pass sees it all
         tops = _tile_starts(height, self.tile_side, self.overlap)
         lefts = _tile_starts(width, self.tile_side, self.overlap)
-        # A strip too thin to hold a face the recogniser could read gains nothing from tiles, and the
-        # count grows with the long side, not the area: a 39,000,000x1 banner (38 KB) was 180,000
-        # detections, minutes of a server thread. MAX_TILES is above the ~900 of a 40 MP photo.
-        if min(height, width) < SMALLEST_FACE or len(tops) * len(lefts) > MAX_TILES:
+        # The count of tiles grows with the long side, not the area: a 39,000,000x1 banner (38 KB) was
+        # 180,000 detections, minutes of a server thread. A strip too thin to hold a face gains nothing
+        # from tiles, nor does one that would need many more tiles than its pixels fill; a photo of any
+        # size (a 200 MP panorama with --max-megapixels) is tiled as before.
+        tiles = len(tops) * len(lefts)
+        step = self.tile_side * (1 - self.overlap)
+        if min(height, width) < SMALLEST_FACE or tiles > TILES_PER_AREA * max(1.0, height * width / step ** 2):
             return boxes
         for top in tops:
             for left in lefts:

@@ -38,9 +38,12 @@ STEPS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 def step_for(bucket, duration: float | None) -> float:
     """The chosen step in seconds (one of BUCKETS), or for "auto" (or anything else, which only a
     hand-made request sends) the first of STEPS giving at most AUTO_POINTS points."""
-    offered = {str(value) for _, value in BUCKETS if value != "auto"}
-    if bucket not in (None, "", "auto") and str(bucket) in offered:
-        return float(bucket)
+    try:                                 # the browser's Select sends the value as text: "5" for 5.0
+        step = float(bucket)
+    except (TypeError, ValueError):
+        step = None
+    if step in {value for _, value in BUCKETS if value != "auto"}:
+        return step
     return next((s for s in STEPS if (duration or 0.0) / s <= AUTO_POINTS), STEPS[-1])
 
 

@@ -250,17 +250,40 @@ def face_features(extractor, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def fold_splits(targets: np.ndarray, people: list[str] | None, folds: int, seed: int):
-    """(train, test) index pairs: stratified by label and, when people are known, grouped by person."""
+    """(train, test) index pairs: stratified by label and, when people are known, grouped by person.
+
+    Grouped, each training side must hold at least two faces of every label (a head learns every label,
+    and its own inner folds can split them); where `folds` folds cannot, fewer are tried, down to two.
+    Raises DatasetError when no number of folds can."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     smallest = int(np.bincount(targets).min())
     if people is None:
         return list(StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed).split(targets, targets))
     groups = np.unique(people, return_inverse=True)[1]
-    folds = min(folds, len(set(people)))
-    if folds < 2:
-        raise DatasetError("cross-validation grouped by person needs photos of at least two people")
-    return list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(targets, targets, groups))
+    labels = np.unique(targets)
+    for count in range(min(folds, len(set(people))), 1, -1):
+        splits = list(StratifiedGroupKFold(count, shuffle=True, random_state=seed).split(targets, targets, groups))
+        if all(np.bincount(targets[train], minlength=labels.max() + 1)[labels].min() >= 2 for train, _ in splits):
+            return splits
+    raise DatasetError("cross-validation grouped by person cannot hold out each person and still learn every label "
+                       "from the others; add photos of other people, or leave out --person/--people")
+
+
+def check_people(taught: TeachingSet) -> None:
+    """DatasetError, before the features are computed, when the photos of a label are all of one person:
+    a fold holding that person out would have none of the label left to learn from."""
+    if taught.people is None:
+        return
+    alone = {}
+    for index, label in enumerate(taught.labels):
+        people = {person for person, target in zip(taught.people, taught.targets) if target == index}
+        if len(people) == 1:
+            alone[label] = people.pop()
+    if alone:
+        raise DatasetError("cross-validation grouped by person needs each label's photos of two people or more, but "
+                           + ", ".join(f"every {label} photo is of {person}" for label, person in alone.items())
+                           + "; add photos of other people, or leave out --person/--people")
 
 
 def fit_head(features: np.ndarray, mirrored: np.ndarray, targets: np.ndarray, people: list[str] | None,
@@ -272,7 +295,10 @@ def fit_head(features: np.ndarray, mirrored: np.ndarray, targets: np.ndarray, pe
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    inner = fold_splits(targets, people, 3, seed)
+    try:
+        inner = fold_splits(targets, people, 3, seed)
+    except DatasetError:    # a label of one person on this side: the strength is chosen over folds of faces
+        inner = fold_splits(targets, None, 3, seed)
     n = len(targets)
     doubled = [(np.concatenate([train, train + n]), np.concatenate([test, test + n])) for train, test in inner]
     head = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=STRENGTHS, l1_ratios=(0,), cv=doubled,
@@ -335,6 +361,7 @@ def teach(folder: Path, out: Path, *, base: Path | None = None, detector: str | 
     check_before_reading(folder, out, base, people_csv, person_pattern)
     taught = read_teaching_set(folder, detector=detector, people_csv=people_csv, person_pattern=person_pattern,
                                progress=progress)
+    check_people(taught)
     clock["faces"] = time.monotonic()
     extractor = feature_extractor(base)
     features, mirrored = face_features(extractor, taught.faces)

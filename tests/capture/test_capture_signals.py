@@ -57,6 +57,26 @@ def test_a_stop_signal_flushes_every_row_and_closes_the_session(long_video, tmp_
     assert f"frames: {session['frames_read']} read, {session['frames_analysed']} analysed" in stdout
 
 
+def test_under_nohup_a_hangup_does_not_stop_capture(long_video, tmp_path):
+    """Found in review: the SIGHUP handler replaced the SIG_IGN that `nohup` had set, so closing the
+    terminal stopped a daemon the user had started with nohup precisely to keep it running."""
+    db = tmp_path / "moodlog.db"
+    process = subprocess.Popen(["nohup", sys.executable, str(ROOT / "app.py"), "start", str(long_video), "--db", str(db)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert wait_for(lambda: count_rows(db) > 0, STARTUP_SECONDS), process.communicate()[1][-2000:]
+    process.send_signal(signal.SIGHUP)
+    time.sleep(2.0)                      # a stopped daemon has flushed and exited by now
+    assert process.poll() is None
+    before = count_rows(db)
+    assert wait_for(lambda: count_rows(db) > before + 20, 30) and process.poll() is None   # still capturing
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-1500:]
+    session, = db_rows(db, "SELECT * FROM sessions")
+    assert session["status"] == "stopped" and count_rows(db) == session["faces"] > before
+
+
 def test_closing_the_terminal_stops_capture_cleanly_with_every_row(fer2013, recognizer, tmp_path):
     """Found by a review: SIGHUP (the terminal or SSH session closed) killed the daemon, exit 129, its
     session left running and the last second's rows lost. Once the terminal is gone every write to it

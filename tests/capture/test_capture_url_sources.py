@@ -127,3 +127,21 @@ def test_a_password_in_a_url_is_masked_in_the_log_and_in_every_line_printed(tmp_
         printed.append(stdout + stderr)
     assert "channel=1&token=***" in printed[0] and "is a camera or a stream" in printed[1]
     assert not any("s3cret" in text for text in printed)
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("rtsp://admin:s3cret@cam/live", "rtsp://admin:***@cam/live"),
+    # IP cameras (XMEye / NetSurveillance) put the login in the path (found in review: stored as given)
+    ("rtsp://10.0.0.5:554/user=admin&password=s3cret&channel=1&stream=0.sdp",
+     "rtsp://10.0.0.5:554/user=admin&password=***&channel=1&stream=0.sdp"),
+    # signed URLs
+    ("https://b.s3.amazonaws.com/v.mp4?X-Amz-Credential=AKIA1&X-Amz-Signature=abc123&X-Amz-Expires=60",
+     "https://b.s3.amazonaws.com/v.mp4?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Expires=60"),
+    ("http://h/v.mp4?sig=zz&t=1&api_key=k", "http://h/v.mp4?sig=***&t=1&api_key=***"),
+    ("http://h/talk.mp4?t=30", "http://h/talk.mp4?t=30"),
+    ("videos/pass=1.mp4", "videos/pass=1.mp4"),          # a file path is not a URL: as it is
+])
+def test_secrets_in_a_url_are_masked_wherever_the_url_keeps_them(given, stored):
+    from capture.source import masked_device
+
+    assert masked_device(given) == stored

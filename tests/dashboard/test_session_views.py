@@ -347,6 +347,17 @@ def test_free_text_in_the_csv_files_cannot_run_as_a_spreadsheet_formula(sessions
     assert queries.spreadsheet_safe("-0.5") == "'-0.5" and queries.spreadsheet_safe("@x") == "'@x"
 
 
+@pytest.mark.parametrize("sent, step", [("1", 1.0), ("5", 5.0), ("30", 30.0), ("300", 300.0), (5.0, 5.0)])
+def test_a_step_chosen_in_the_page_is_the_step_drawn(sessions_page, sent, step):
+    """Found in review: the Select sends "5" for 5.0, and a check against "5.0" read every choice as auto."""
+    app, page = sessions_page
+    assert page.step_for(sent, 20.0) == step
+    with app.server.test_request_context("/sessions"):
+        figure, _, _ = page.one_session(1, None, sent)
+    xs = next(trace["x"] for trace in figure["data"] if trace.get("x") is not None and len(trace["x"]))
+    assert len(xs) == max(1, int(-(-20 // step)))
+
+
 @pytest.mark.parametrize("bucket", ["0", "abc", "-5", "1e999", None, 7])
 def test_a_step_the_page_does_not_offer_is_read_as_auto_never_a_server_error(sessions_page, bucket):
     app, page = sessions_page

@@ -211,7 +211,7 @@ def test_a_thin_strip_is_not_cut_into_tiles_by_its_length(face_photos):
     tiles = get_detector(PHOTO_DETECTOR)
     inner = Counted(tiles.inner)
     tiled = TiledDetector(inner, "counted")
-    for shape in [(1, 400_000), (SMALLEST_FACE - 1, 100_000), (400_000, 3)]:
+    for shape in [(1, 400_000), (SMALLEST_FACE - 1, 100_000), (400_000, 3), (40, 400_000)]:
         inner.runs = 0
         assert tiled.detect(np.full(shape, 128, np.uint8)) == []
         assert inner.runs == 1, shape

@@ -606,13 +606,14 @@ def already_logged(db, files, options: CaptureOptions) -> dict[str, int]:
     fingerprints = {str(path): file_fingerprint(str(path)) for path in files}
     found: dict[str, int] = {}
     for session in finished_file_sessions(db) if wanted is not None else ():
-        fingerprint = fingerprints.get(session["device"])
-        if fingerprint is None or session["device"] in found:
-            continue
         settings = session["settings"]
+        path = settings.get("file_path", session["device"])      # the device as typed: maybe relative
+        fingerprint = fingerprints.get(path)
+        if fingerprint is None or path in found:
+            continue
         same_file = all(settings.get(name, value) == value for name, value in fingerprint.items())
         if same_file and _recorded_recipe(session) == wanted:
-            found[session["device"]] = session["id"]
+            found[path] = session["id"]
     return found
 
 

@@ -151,17 +151,18 @@ def describe(device: int | str, live: bool | None = None) -> str:
 
 
 def file_fingerprint(device: int | str) -> dict:
-    """{'file_size': bytes, 'file_mtime_ns': modification time} of a local file, recorded with its
-    session so that a batch run again knows the files it has analysed (capture/batch.py
-    already_logged) and a file changed since is analysed anew; {} for a camera, a URL, or a path
-    that cannot be read."""
+    """{'file_path': absolute path, 'file_size': bytes, 'file_mtime_ns': modification time} of a local
+    file, recorded with its session so that a batch run again knows the files it has analysed
+    (capture/batch.py already_logged), also one `start FILE` logged by a relative path (the device as
+    typed), and a file changed since is analysed anew; {} for a camera, a URL, or a path that cannot
+    be read. The absolute path keeps link names, as a batch's file list does."""
     if not isinstance(device, str) or is_url(device):
         return {}
     try:
         info = os.stat(device)
     except OSError:
         return {}
-    return {"file_size": info.st_size, "file_mtime_ns": info.st_mtime_ns}
+    return {"file_path": os.path.abspath(device), "file_size": info.st_size, "file_mtime_ns": info.st_mtime_ns}
 
 
 def masked_device(device: int | str) -> int | str:

@@ -24,9 +24,9 @@ from capture_helpers import ROOT, background, count_rows, db_rows, wait_for, wri
 from test_capture_research import FramesSeen, happy_then_neutral, long_files, pool_workers  # noqa: F401  (fixtures)
 
 
-def start(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The real `python app.py start ...`, run to its end."""
-    return subprocess.run([sys.executable, str(ROOT / "app.py"), "start", *map(str, args)], cwd=ROOT,
+def start(*args, timeout: float = 300, cwd=ROOT) -> subprocess.CompletedProcess:
+    """The real `python app.py start ...`, run to its end (in the repository, unless `cwd`)."""
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "start", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -219,6 +219,20 @@ def test_a_batch_run_again_skips_the_files_already_logged_the_same_way_unless_ag
     assert ": 0 logged, 0 failed, 2 already in the log, skipped," in batch("--fps", "5").splitlines()[0]
     settings = json.loads(db_rows(db, "SELECT settings FROM sessions ORDER BY id DESC LIMIT 1")[0]["settings"])
     assert (settings["file_size"], settings["file_mtime_ns"]) == (second.stat().st_size, second.stat().st_mtime_ns)
+
+
+def test_a_file_logged_by_a_relative_path_is_known_to_a_batch_of_its_folder(tmp_path):
+    """Found in review: `start a.avi` in the videos' folder stores the device as typed, and a batch of
+    that folder, comparing absolute paths, analysed a.avi a second time."""
+    folder = tmp_path / "videos"
+    first, _ = short_video(folder / "a.avi"), short_video(folder / "b.avi", 6)
+    db = tmp_path / "r.db"
+    assert start(first.name, "--db", db, cwd=folder).returncode == 0
+    assert db_rows(db, "SELECT device FROM sessions")[0]["device"] == "a.avi"
+    done = start(folder, "--db", db)
+    assert done.returncode == 0 and ": 1 logged, 0 failed, 1 already in the log, skipped," in done.stdout.splitlines()[0]
+    assert f"  skipped {first}: already in the log as session 1" in done.stdout
+    assert db_rows(db, "SELECT count(*) FROM sessions")[0][0] == 2
 
 
 def test_ctrl_c_from_the_terminal_stops_a_batch_on_a_local_dask_cluster_and_keeps_its_files_in_hand(long_files,

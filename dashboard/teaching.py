@@ -71,11 +71,18 @@ class TeachFolder:
             raise LabelError(f"there is already a label {same[0]!r}")
         if len(self.labels()) >= MAX_LABELS:
             raise LabelError(f"at most {MAX_LABELS} labels")
-        # Face photos are biometric data: this user's alone (folders 0700, photos 0600) on a shared machine.
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.photos.mkdir(exist_ok=True, mode=0o700)
         self.folder_of(name).mkdir(mode=0o700)
+        self._keep_private(self.folder_of(name))
         return name
+
+    def _keep_private(self, label_folder: Path) -> None:
+        """Face photos are biometric data: the folders that hold them are this user's alone (0700) on a
+        shared machine, also a folder an earlier Moodlog made 0755; photos are written 0600."""
+        for folder in (self.root, self.photos, label_folder):
+            if folder.is_dir() and folder.stat().st_mode & 0o077:
+                folder.chmod(0o700)
 
     def remove_label(self, name: str) -> None:
         folder = self.folder_of(check_label(name))
@@ -95,6 +102,7 @@ class TeachFolder:
         folder = self.folder_of(check_label(label))
         if not folder.is_dir():
             raise LabelError(f"there is no label {label!r}; add it first")
+        self._keep_private(folder)
         added = Added()
         for contents, filename in uploads:
             try:

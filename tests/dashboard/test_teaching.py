@@ -88,6 +88,17 @@ def test_emptying_deletes_only_what_the_page_wrote(tmp_path):
     assert (root / "status.json").is_dir()
 
 
+def test_a_teach_folder_an_earlier_moodlog_left_open_is_made_private_when_used(tmp_path, face_photos, finder):
+    """Found in review: only folders made since were 0700; an existing teach folder kept 0755."""
+    for folder in (tmp_path / "teach", tmp_path / "teach" / "photos", tmp_path / "teach" / "photos" / "neutral"):
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o755)
+    teach = TeachFolder(tmp_path / "teach")
+    portrait = sorted((face_photos / "cfd" / "neutral").glob("*.jpg"))[0]
+    assert teach.add_photos("neutral", [(data_uri(portrait), "p.jpg")], finder).kept == 1
+    assert all((teach.root / part).stat().st_mode & 0o777 == 0o700 for part in ("", "photos", "photos/neutral"))
+
+
 def test_a_teaching_run_reports_progress_and_can_be_cancelled(tmp_path, face_photos, monkeypatch):
     """Run, as the default data/teach is, from a folder given relative to where the dashboard was
     started, which is not the repository (found in review: `teach`, a child process started in the

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from capture.status import in_foreground
 from model.errors import MoodlogError
 
 LONGEST_MARKER_LABEL = 200
@@ -206,7 +207,7 @@ class KeyMarkers(threading.Thread):
         stream = stream or sys.stdin
         try:
             import termios  # noqa: F401  (POSIX only)
-            return stream.isatty() and _in_foreground(stream.fileno())
+            return stream.isatty() and in_foreground(stream.fileno())
         except (ImportError, ValueError, OSError):
             return False
 
@@ -225,7 +226,7 @@ class KeyMarkers(threading.Thread):
             tty.setcbreak(fd)
             while not self.stop.is_set():
                 ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready and _in_foreground(fd):           # a read from the background would stop the process
+                if ready and in_foreground(fd):           # a read from the background would stop the process
                     for key in os.read(fd, 64).decode("utf-8", "ignore"):   # the byte itself: a text stream may wait
                         if key.isalnum():
                             self.inbox.put(f"key {key}", "key")
@@ -235,10 +236,3 @@ class KeyMarkers(threading.Thread):
             with contextlib.suppress(termios.error):     # a hung-up terminal has no settings to restore
                 termios.tcsetattr(fd, termios.TCSADRAIN, self.saved)
 
-
-def _in_foreground(fd: int) -> bool:
-    """Whether this process's group is the terminal's foreground group."""
-    try:
-        return os.tcgetpgrp(fd) == os.getpgrp()
-    except OSError:
-        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import shlex
 import sys
 import time
@@ -36,6 +37,8 @@ class StatusLine:
         now = time.monotonic()
         if self.quiet or now - self.last_at < self.every:
             return
+        if self.interactive and not in_foreground(self.stream.fileno()):
+            return               # started with `&`: rewriting the line would write over the shell's prompt
         frames = frames_analysed - self.last_frames
         fps = frames / (now - self.last_at)
         per_frame = self.faces / frames if frames else 0.0
@@ -63,6 +66,15 @@ class StatusLine:
             print(text, end=end, file=self.stream, flush=True)
         except OSError:
             pass
+
+
+def in_foreground(fd: int) -> bool:
+    """Whether this process's group is the foreground group of the terminal `fd` (False for a file,
+    a pipe, or a terminal that is gone)."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except (OSError, ValueError):
+        return False
 
 
 def command_hint(*args: str) -> str:

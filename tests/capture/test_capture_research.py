@@ -638,6 +638,8 @@ def test_a_daemon_started_in_the_background_captures_and_leaves_the_terminal_alo
         daemon.type(b"a")
         time.sleep(0.5)
         assert daemon.state() != "T"                       # a key typed to the shell does not stop it either
+        time.sleep(1.5)                                     # a status line is due every second
+        assert b"rows written" not in daemon.output        # nor is the shell's prompt written over
         code = daemon.interrupt()
     finally:
         camera.stop()

@@ -252,19 +252,20 @@ def face_features(extractor, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def fold_splits(targets: np.ndarray, people: list[str] | None, folds: int, seed: int):
     """(train, test) index pairs: stratified by label and, when people are known, grouped by person.
 
-    Grouped, each training side must hold at least two faces of every label (a head learns every label,
-    and its own inner folds can split them); where `folds` folds cannot, fewer are tried, down to two.
-    Raises DatasetError when no number of folds can."""
+    Grouped, each training side must hold every label, or its head could not learn it (scikit-learn's
+    ValueError); where `folds` folds cannot, fewer are tried, down to two. Raises DatasetError when no
+    number of folds can."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     smallest = int(np.bincount(targets).min())
-    if people is None:
-        return list(StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed).split(targets, targets))
+    if people is None:      # two folds at least, also where a label has one face (a fold then lacks it, which
+        count = max(2, min(folds, smallest))    # only the inner choice of the L2 strength meets)
+        return list(StratifiedKFold(count, shuffle=True, random_state=seed).split(targets, targets))
     groups = np.unique(people, return_inverse=True)[1]
     labels = np.unique(targets)
     for count in range(min(folds, len(set(people))), 1, -1):
         splits = list(StratifiedGroupKFold(count, shuffle=True, random_state=seed).split(targets, targets, groups))
-        if all(np.bincount(targets[train], minlength=labels.max() + 1)[labels].min() >= 2 for train, _ in splits):
+        if all(np.isin(labels, targets[train]).all() for train, _ in splits):
             return splits
     raise DatasetError("cross-validation grouped by person cannot hold out each person and still learn every label "
                        "from the others; add photos of other people, or leave out --person/--people")

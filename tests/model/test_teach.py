@@ -295,3 +295,42 @@ def test_a_photo_given_twice_is_read_once_and_other_files_are_named(tmp_path, fa
     assert why["again.jpg"] == f"the same photo as teeth/{second.name}"
     assert why["contradiction.jpg"] == why[first.name] == "the same photo is under the labels neutral and teeth"
     assert "not an image" in why["IMG_0001.HEIC"]
+
+
+def people_folder(root, face_photos, groups: dict[str, list[tuple[str, str, str]]], per_group: int = 3):
+    """root/<label>/ of links to CFD portraits, `per_group` of each (emotion, name part, CFD group) given."""
+    for label, picks in groups.items():
+        (root / label).mkdir(parents=True)
+        for emotion, needle, group in picks:
+            photos = sorted(p for p in (face_photos / "cfd" / emotion).iterdir()
+                            if needle in p.name and p.name.startswith(f"CFD-{group}-"))[:per_group]
+            for photo in photos:
+                (root / label / photo.name).symlink_to(photo)
+    return root
+
+
+def test_a_label_whose_photos_are_all_of_one_person_group_is_refused_in_one_line(tmp_path, face_photos):
+    """--person '^CFD-\\w+' makes each CFD group one 'person'; with every neutral photo in one group, a fold
+    holding it out had no neutral face to learn from: a scikit-learn ValueError traceback."""
+    photos = people_folder(tmp_path / "photos", face_photos, {
+        "teeth": [("happy", "-HO.", "BF"), ("happy", "-HO.", "BM")],
+        "neutral": [("neutral", "", "AF")]}, per_group=6)
+    result = app("teach", str(photos), "--out", str(tmp_path / "out"), "--person", r"^CFD-\w+", "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: cross-validation grouped by person needs each label's photos of two people or more, but every "
+        "neutral photo is of CFD-AF; add photos of other people, or leave out --person/--people")
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_people_with_every_label_each_are_cross_validated_in_two_folds(tmp_path, face_photos):
+    """Each outer fold trains on one person's photos; choosing the head's strength within them by person is
+    impossible, which ended in 'needs photos of at least two people' though the photos showed two."""
+    photos = people_folder(tmp_path / "photos", face_photos, {
+        "teeth": [("happy", "-HO.", "BF"), ("happy", "-HO.", "BM")],
+        "neutral": [("neutral", "", "BF"), ("neutral", "", "BM")]})
+    result = app("teach", str(photos), "--out", str(tmp_path / "out"), "--person", r"^CFD-\w+", "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["cross_validation"]["folds"] == 2 and metrics["cross_validation"]["grouped_by_person"]
+    assert metrics["faces"] == {"neutral": 6, "teeth": 6}

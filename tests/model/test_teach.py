@@ -334,3 +334,23 @@ def test_two_people_with_every_label_each_are_cross_validated_in_two_folds(tmp_p
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["cross_validation"]["folds"] == 2 and metrics["cross_validation"]["grouped_by_person"]
     assert metrics["faces"] == {"neutral": 6, "teeth": 6}
+
+
+@pytest.mark.parametrize("status, message", [
+    ("a-folder", "--status {tmp}/a-folder is a folder; give a file for the progress, e.g. {tmp}/a-folder/status.json"),
+    ("a-file/status.json", "--status {tmp}/a-file/status.json: its folder {tmp}/a-file is a file; give a file in an "
+                           "existing folder"),
+    ("absent/status.json", "--status {tmp}/absent/status.json: its folder {tmp}/absent does not exist; give a file "
+                           "in an existing folder"),
+])
+def test_a_status_file_that_cannot_be_written_is_refused_before_any_face_is_read(tmp_path, face_photos, status,
+                                                                                 message):
+    """--status FOLDER (or a path under a file) ended in an IsADirectoryError (NotADirectoryError) traceback at
+    the first step, leaving a .part file."""
+    photos = teaching_folder(tmp_path / "photos", face_photos, {"teeth": ("happy", "-HO."), "neutral": ("neutral", "")})
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    result = app("teach", str(photos), "--out", str(tmp_path / "out"), "--status", str(tmp_path / status), "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == "error: " + message.format(tmp=tmp_path)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.rglob("*.part"))

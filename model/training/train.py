@@ -24,7 +24,7 @@ from model.errors import DatasetError
 from model.labels import EMOTIONS
 from model.training.network import WIDTHS
 from model.training.photometric import KINDS as LIGHT_KINDS
-from model.training.reporting import command_line
+from model.training.reporting import check_out_folder, command_line
 
 CALIBRATION_FACES = 1000
 
@@ -190,7 +190,6 @@ def check_inputs(config: TrainConfig) -> None:
     """The folder a run writes into, the files it starts from or learns towards, and its checkpoint
     when it resumes."""
     from model.training.keras_model import require_emotions
-    from model.training.reporting import check_out_folder
     from model.lite import digest, int8_path
 
     check_out_folder(Path(config.out))

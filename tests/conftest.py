@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -12,11 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The daemons the tests start inherit the hangup disposition: run under `nohup` (as a long CI run may
-# be), SIGHUP would be ignored in them too, and the daemon rightly keeps capturing after a hangup
-# then; the tests of SIGHUP expect a daemon started from a terminal. The nohup test sets its own.
-if hasattr(signal, "SIGHUP"):
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 SHARED = ROOT.parent / "shared" / "datasets"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -170,11 +171,20 @@ def count_rows(db_path: Path) -> int:
         return 0
 
 
+def hangup_as_typed_in_a_terminal() -> None:
+    """For a child process (preexec_fn, or after a fork): SIGHUP at its default, as a command typed in a
+    terminal has it. A test that runs a batch in pytest's own process leaves SIGHUP ignored there
+    (stop_on_signals(then_ignore=True), for a process on its way out), a child inherits that, and the
+    daemon rightly takes an ignored SIGHUP for `nohup` and goes on capturing after a hangup."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def start_app(*args, env=None) -> subprocess.Popen:
-    """The real `python app.py start ...`, niced, in its own process group."""
+    """The real `python app.py start ...`, niced, in its own process group, as typed in a terminal."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.Popen(["nice", "-n", "5", sys.executable, str(ROOT / "app.py"), "start", *map(str, args)],
-                            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=hangup_as_typed_in_a_terminal)
 
 
 def wait_for(condition, timeout: float, every: float = 0.1) -> bool:
@@ -205,6 +215,7 @@ class OnATerminal:
         self.output = b""
         pid, self.controller = pty.fork()
         if pid == 0:                       # a session leader whose group is the terminal's foreground
+            hangup_as_typed_in_a_terminal()
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
             command = [sys.executable, str(ROOT / "app.py"), "start", *map(str, args)]
             if not background:

@@ -15,7 +15,7 @@ import pytest
 
 from capture.log import open_log, start_session
 from capture_helpers import (ROOT, OnATerminal, background, count_rows, db_rows, detectable_fer_faces,
-                             face_stream_frames, moving_face_video, start_app, summary_number, wait_for, write_video)
+                             face_stream_frames, hangup_as_typed_in_a_terminal, moving_face_video, start_app, summary_number, wait_for, write_video)
 
 sys.path.insert(0, str(ROOT / "bench"))
 from mjpeg_server import MjpegServer, encode_frames  # noqa: E402  (a real HTTP MJPEG camera)
@@ -109,7 +109,7 @@ def test_a_hangup_to_a_whole_batch_stops_it_cleanly_and_leaves_no_worker(long_vi
     db = tmp_path / "b.db"
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "start", str(files), "--workers", "2",
                                 "--db", str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, preexec_fn=hangup_as_typed_in_a_terminal)
     parent = psutil.Process(process.pid)
     assert wait_for(lambda: len(parent.children(recursive=True)) >= 2, 60)
     time.sleep(6)                                              # the workers are reading their files

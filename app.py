@@ -101,13 +101,12 @@ def ensemble_command(args) -> int:
 
 def predict_command(args) -> int:
     from model.predict import predict_files
-    from model.recognizer import Recognizer, warn_of_problems
+    from model.recognizer import Recognizer, refuse_detector_with_whole_image, warn_of_problems
     from model.classifier import EmotionClassifier
     from model.faces import PHOTO_DETECTOR
     from model.errors import MoodlogError
 
-    if args.whole_image and args.detector:
-        raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
+    refuse_detector_with_whole_image(args.whole_image, args.detector)
     if args.min_face < 1:
         raise MoodlogError(f"--min-face: the smallest face side to classify must be at least 1 pixel, not {args.min_face}")
     recognizer = Recognizer(EmotionClassifier(args.model), args.detector or PHOTO_DETECTOR, min_face=args.min_face,

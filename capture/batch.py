@@ -36,7 +36,7 @@ from pathlib import Path
 
 from capture.daemon import CaptureOptions, Preview, Tally, capture_faces, load_recognizer, model_name, session_details
 from capture.log import LogWriter, SessionDetails, finished_file_sessions, open_log, start_session
-from capture.settings import DEFAULT_DB, session_labels
+from capture.settings import DEFAULT_DB, SAMPLING_SETTINGS, session_labels
 from capture.source import (FrameReader, SourceInfo, file_fingerprint, is_live, masked_device, open_capture,
                             parse_device, refuse_still_image)
 from capture.status import command_hint, db_option
@@ -56,8 +56,6 @@ STOP_WAIT_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.5         # how often a task on Dask asks the scheduler whether the batch stopped
 ENGINES = ("local", "dask")
 SKIPPED = "skipped"             # a file's status in a batch that found it already logged (see already_logged)
-# The settings that change a file's rows (--reconnect, also recorded, is for live sources only).
-SAMPLING_SETTINGS = ("fps", "detector", "min_face", "smooth")
 DASK_TOPIC = "moodlog-progress"
 MOODLOG_IMPORT = "import capture.batch"      # what a Dask scheduler and worker must be able to do
 # What a terminal sends to every process of the job: Ctrl+C, and SIGHUP when it is closed.

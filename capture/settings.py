@@ -71,6 +71,8 @@ START_SETTINGS = (
 )
 # Settings that change which rows a run writes, recorded with each session (see SessionDetails).
 RECORDED_SETTINGS = ("fps", "detector", "min_face", "smooth", "reconnect")
+# Those that change a file's rows (--reconnect is for live sources only): a batch run again compares them.
+SAMPLING_SETTINGS = tuple(name for name in RECORDED_SETTINGS if name != "reconnect")
 LABEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 LONGEST_LABEL_VALUE = 200
 

@@ -16,7 +16,7 @@ import os
 import sys
 
 from model.classifier import TRIM, EmotionClassifier, to_model_input
-from model.errors import ImageError
+from model.errors import ImageError, MoodlogError
 from model.alignment import aligned_crop, beyond_frame, roll_degrees, yaw_ratio
 from model.faces import Box, DEFAULT_DETECTOR, get_detector, moved, shrunk
 from model.images import MAX_PIXELS, eight_bit, load_image
@@ -42,6 +42,13 @@ CROP = {
     "blazeface-full": (0.065, -0.036),
     "blazeface-tiles": (0.065, -0.036),   # the full-range model's boxes, found on tiles
 }
+
+
+def refuse_detector_with_whole_image(whole_image: bool, detector: str | None) -> None:
+    """MoodlogError when both are asked for (predict, evaluate): --whole-image reads each image as one
+    face, without a detector."""
+    if whole_image and detector:
+        raise MoodlogError("--whole-image reads each image without a detector; drop --detector")
 
 
 def framing(detector: str) -> dict:

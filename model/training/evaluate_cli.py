@@ -31,8 +31,9 @@ def evaluate_model(data: str | None, model_path: str | None, report_dir: Path | 
     Raises DatasetError for missing data or splits or a split without images, ModelFileError for a
     bad model file.
     """
-    if whole_image and detector:
-        raise DatasetError("--whole-image reads each image without a detector; drop --detector")
+    from model.recognizer import refuse_detector_with_whole_image
+
+    refuse_detector_with_whole_image(whole_image, detector)
     if report_dir is not None:
         check_out_folder(report_dir, "--report", "REPORT.md and confusion.png")
     location = Path(data) if data is not None else dataset.default_location()
